@@ -1,0 +1,138 @@
+r"""Configurations for flows and training, and their validation.
+
+Every numeric field has one range, declared next to it. The dashboard reads the same ranges for
+its widgets, so the UI and the API can never disagree about what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+ARCHITECTURES: tuple[str, ...] = ("realnvp", "nsf", "maf", "glow")
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+def _choices(*options: str) -> dict[str, Any]:
+    return {"choices": options}
+
+
+def _check_field(obj: Any, f: dataclasses.Field) -> None:
+    value = getattr(obj, f.name)
+    name = f"{type(obj).__name__}.{f.name}"
+    if "choices" in f.metadata:
+        if value not in f.metadata["choices"]:
+            allowed = ", ".join(repr(c) for c in f.metadata["choices"])
+            raise ValueError(f"{name} = {value!r} is not allowed; choose one of {allowed}.")
+    elif "range" in f.metadata:
+        lo, hi = f.metadata["range"]
+        kind = int if f.type in ("int", int) else float
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}.")
+        if kind is int and value != int(value):
+            raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {value!r}.")
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise ValueError(f"{name} = {value!r} is out of range; allowed: [{lo}, {hi}].")
+        object.__setattr__(obj, f.name, kind(value))
+    elif f.type in ("bool", bool) and not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}.")
+
+
+class _Validated:
+    """Shared behaviour of the config dataclasses: validation and a JSON round trip."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_field(self, f)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__} must be a mapping, got {type(data).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__} has no field(s) {', '.join(unknown)}; "
+                f"known fields: {', '.join(sorted(known))}."
+            )
+        return cls(**data)
+
+    @classmethod
+    def limits(cls, name: str) -> tuple[float, float]:
+        """The allowed ``(low, high)`` of a numeric field, for widgets and messages."""
+        return next(f for f in dataclasses.fields(cls) if f.name == name).metadata["range"]
+
+
+@dataclass(frozen=True)
+class FlowConfig(_Validated):
+    r"""What a flow is made of.
+
+    Arguments:
+        arch: one of :data:`ARCHITECTURES`.
+        dim: number of data dimensions.
+        layers: number of flow layers (coupling / autoregressive / Glow steps).
+        hidden: width of every hidden layer of the conditioner networks.
+        depth: number of hidden layers in each conditioner network.
+        shared_trunk: RealNVP only. One network outputs both ``s`` and ``t`` (faster) instead of
+            the seed's two separate networks.
+        bins: NSF only. Number of spline bins.
+        bound: NSF only. The spline acts on ``[-bound, bound]`` and is the identity outside.
+
+    Example:
+        >>> FlowConfig(arch="realnvp", dim=2, layers=6, hidden=128).layers
+        6
+    """
+
+    arch: str = field(default="realnvp", metadata=_choices(*ARCHITECTURES))
+    dim: int = field(default=2, metadata=_range(2, 64))
+    layers: int = field(default=6, metadata=_range(1, 32))
+    hidden: int = field(default=128, metadata=_range(1, 512))
+    depth: int = field(default=2, metadata=_range(1, 4))
+    shared_trunk: bool = False
+    bins: int = field(default=8, metadata=_range(2, 32))
+    bound: float = field(default=4.0, metadata=_range(0.5, 16.0))
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Validated):
+    r"""How a flow is trained.
+
+    Arguments:
+        optimizer: ``"adam"`` or ``"adamw"``.
+        lr: learning rate.
+        batch_size: points per step; 0 means the full training sample (the seed's choice).
+        steps: the step budget (also the length of the cosine schedule).
+        schedule: ``"constant"`` or ``"cosine"`` (cosine decays to zero at ``steps``).
+        warmup: steps of linear warm-up at the start of either schedule.
+        clip_grad: gradient-norm clip; 0 turns it off.
+        weight_decay: L2 (adam) or decoupled (adamw) weight decay.
+        data_mode: ``"fixed"`` (a fixed training sample of ``n_train`` points) or ``"fresh"``
+            (new samples every step, for datasets that can sample).
+        n_train: size of the fixed training sample.
+        n_test: size of the held-out test sample.
+        eval_every: steps between history records.
+        seed: seeds the data, the initial weights and the batches.
+    """
+
+    optimizer: str = field(default="adam", metadata=_choices("adam", "adamw"))
+    lr: float = field(default=1e-3, metadata=_range(1e-6, 10.0))
+    batch_size: int = field(default=0, metadata=_range(0, 100_000))
+    steps: int = field(default=10_000, metadata=_range(1, 1_000_000))
+    schedule: str = field(default="constant", metadata=_choices("constant", "cosine"))
+    warmup: int = field(default=0, metadata=_range(0, 100_000))
+    clip_grad: float = field(default=0.0, metadata=_range(0.0, 1e6))
+    weight_decay: float = field(default=0.0, metadata=_range(0.0, 1.0))
+    data_mode: str = field(default="fixed", metadata=_choices("fixed", "fresh"))
+    n_train: int = field(default=3000, metadata=_range(10, 1_000_000))
+    n_test: int = field(default=5000, metadata=_range(10, 1_000_000))
+    eval_every: int = field(default=25, metadata=_range(1, 100_000))
+    seed: int = field(default=0, metadata=_range(0, 2**31 - 1))

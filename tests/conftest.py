@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+import flowcore as fc
+
+ARCHS = fc.ARCHITECTURES
+
+
+@pytest.fixture(autouse=True)
+def _float64_and_seeded():
+    """The maths tests run in float64 by default, from a fixed seed."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def perturbed_flow(arch: str, dim: int = 2, layers: int = 4, hidden: int = 16, scale: float = 0.1,
+                   seed: int = 0, dtype=torch.float64) -> fc.Flow:
+    """A flow pushed away from the identity, so the checks are not trivially true."""
+    flow = fc.build_flow(fc.FlowConfig(arch=arch, dim=dim, layers=layers, hidden=hidden),
+                         dtype=dtype)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+    return flow

@@ -7,19 +7,26 @@ Example:
     torch.Size([3])
 """
 
+from flowcore import datasets
 from flowcore.config import ARCHITECTURES, FlowConfig, TrainConfig
 from flowcore.flows import Flow, TraceStep, build_flow
 from flowcore.io import load, read_metadata, save, to_bytes
+from flowcore.job import Snapshot, TrainingJob
+from flowcore.train import Trainer
 from flowcore.version import __version__
 
 __all__ = [
     "ARCHITECTURES",
     "Flow",
+    "Snapshot",
+    "Trainer",
+    "TrainingJob",
     "FlowConfig",
     "TrainConfig",
     "TraceStep",
     "__version__",
     "build_flow",
+    "datasets",
     "load",
     "read_metadata",
     "save",

@@ -111,7 +111,9 @@ class TrainConfig(_Validated):
         lr: learning rate.
         batch_size: points per step; 0 means the full training sample (the seed's choice).
         steps: the step budget (also the length of the cosine schedule).
-        schedule: ``"constant"`` or ``"cosine"`` (cosine decays to zero at ``steps``).
+        max_seconds: a wall-clock budget for training, 0 for none. With a cosine schedule the
+            decay follows whichever budget runs out first.
+        schedule: ``"constant"`` or ``"cosine"`` (cosine decays to zero at the budget).
         warmup: steps of linear warm-up at the start of either schedule.
         clip_grad: gradient-norm clip; 0 turns it off.
         weight_decay: L2 (adam) or decoupled (adamw) weight decay.
@@ -127,12 +129,13 @@ class TrainConfig(_Validated):
     lr: float = field(default=1e-3, metadata=_range(1e-6, 10.0))
     batch_size: int = field(default=0, metadata=_range(0, 100_000))
     steps: int = field(default=10_000, metadata=_range(1, 1_000_000))
+    max_seconds: float = field(default=0.0, metadata=_range(0.0, 86_400.0))
     schedule: str = field(default="constant", metadata=_choices("constant", "cosine"))
     warmup: int = field(default=0, metadata=_range(0, 100_000))
     clip_grad: float = field(default=0.0, metadata=_range(0.0, 1e6))
     weight_decay: float = field(default=0.0, metadata=_range(0.0, 1.0))
     data_mode: str = field(default="fixed", metadata=_choices("fixed", "fresh"))
     n_train: int = field(default=3000, metadata=_range(10, 1_000_000))
-    n_test: int = field(default=5000, metadata=_range(10, 1_000_000))
+    n_test: int = field(default=10_000, metadata=_range(10, 1_000_000))
     eval_every: int = field(default=25, metadata=_range(1, 100_000))
     seed: int = field(default=0, metadata=_range(0, 2**31 - 1))

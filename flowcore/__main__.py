@@ -1,0 +1,5 @@
+import sys
+
+from flowcore.cli import main
+
+sys.exit(main())

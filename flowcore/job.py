@@ -1,0 +1,242 @@
+r"""TrainingJob: one background thread that runs a :class:`Trainer`, for live dashboards.
+
+The job never calls Streamlit. Readers call :meth:`TrainingJob.snapshot`, which returns an
+immutable view: the history, the metrics and a copy of the weights at most
+``publish_every`` seconds old. A job stops itself when nobody has read a snapshot for
+``idle_timeout`` seconds (the browser tab was closed), and a process-wide cap keeps at most
+``MAX_TRAINING_JOBS`` jobs computing at once; the others wait their turn, they do not fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import threading
+import time
+from typing import Any
+
+import torch
+
+from flowcore.flows import Flow
+from flowcore.train import Trainer
+
+STATES = ("idle", "running", "paused", "finished", "stopped", "diverged")
+
+# Small MLPs gain little from many intra-op threads, and a server trains several jobs at once:
+# each job computes on at most two threads, and as many jobs run as there are core pairs.
+TORCH_THREADS = max(1, min(2, os.cpu_count() or 1))
+MAX_TRAINING_JOBS = max(1, (os.cpu_count() or 1) // TORCH_THREADS)
+_training_slots = threading.BoundedSemaphore(MAX_TRAINING_JOBS)
+_threads_configured = False
+
+
+def configure_threads() -> None:
+    """Set torch's thread count on purpose, once per process."""
+    global _threads_configured
+    if not _threads_configured:
+        torch.set_num_threads(TORCH_THREADS)
+        _threads_configured = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """A consistent view of a job: never torn, safe to read while training goes on."""
+
+    state: str
+    step: int
+    budget: int
+    history: tuple[dict[str, Any], ...]
+    metrics: dict[str, Any]
+    flow: Flow  # a private copy: do not train it
+    stopped_reason: str | None
+    elapsed: float  # seconds spent training
+    weights_step: int  # the step the copied weights come from
+
+
+class TrainingJob:
+    r"""Runs ``trainer.step`` in a background thread with start / pause / resume / stop.
+
+    Arguments:
+        trainer: the :class:`Trainer` to drive.
+        idle_timeout: stop after this many seconds without a :meth:`snapshot` read.
+        publish_every: the weights copy in a snapshot is at most this many seconds old.
+        chunk_seconds: how long the thread computes between checks of its controls.
+
+    Example:
+        >>> import flowcore as fc
+        >>> t = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=100),
+        ...                fc.datasets.get("moons"))
+        >>> job = fc.TrainingJob(t); job.start(); job.stop(); job.state
+        'stopped'
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        idle_timeout: float = 30.0,
+        publish_every: float = 0.25,
+        chunk_seconds: float = 0.05,
+    ):
+        configure_threads()
+        self.idle_timeout, self.publish_every = idle_timeout, publish_every
+        self.chunk_seconds = chunk_seconds
+        self._lock = threading.Lock()  # guards the trainer and the published snapshot
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._stop_requested = False
+        self._install(trainer)
+
+    def _install(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.state = "idle"
+        self.note: str | None = None
+        self._last_read = time.monotonic()
+        self._published = self._make_snapshot()
+        self._published_at = time.monotonic()
+
+    # -- controls ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start training (or resume it when paused)."""
+        with self._lock:
+            if self.state == "paused" and self._thread is not None:
+                self.state = "running"
+                self._wake.notify_all()
+                return
+            if self.state not in ("idle", "paused", "finished", "stopped"):
+                return
+            if self.trainer.budget_spent:
+                self.state = "finished"
+                return
+            self.state = "running"
+            self._last_read = time.monotonic()
+            self._stop_requested = False
+            self._thread = threading.Thread(target=self._run, name="flowcore-train", daemon=True)
+            self._thread.start()
+
+    resume = start
+
+    def pause(self) -> None:
+        with self._lock:
+            if self.state == "running":
+                self.state = "paused"
+                self._publish()
+
+    def step_once(self, k: int = 1) -> None:
+        """Run ``k`` steps now, in the caller's thread, when the job is not running."""
+        with self._lock:
+            if self.state == "running" or self.trainer.stopped_reason:
+                return
+            self.trainer.step(k)
+            self._settle_after_steps(default="paused")
+            self._publish()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop training and join the thread. The trainer and its weights stay readable."""
+        with self._lock:
+            self._stop_requested = True
+            if self.state in ("running", "paused", "idle"):
+                self.state = "stopped" if self._thread is not None else self.state
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        with self._lock:
+            self._thread = None
+            self._publish()
+
+    def reset(self, trainer: Trainer) -> None:
+        """Stop, then start over with a new trainer (state ``idle``)."""
+        self.stop()
+        with self._lock:
+            self._install(trainer)
+
+    def set_learning_rate(self, lr: float) -> None:
+        with self._lock:
+            self.trainer.set_learning_rate(lr)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- reading -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The latest published view. Reading it also tells the job someone is watching."""
+        with self._lock:
+            self._last_read = time.monotonic()
+            if self.state != "running":
+                self._publish()  # cheap when nothing changed
+            return self._published
+
+    def _make_snapshot(self) -> Snapshot:
+        t = self.trainer
+        return Snapshot(
+            state=self.state,
+            step=t.step_count,
+            budget=t.config.steps,
+            history=tuple(t.history),
+            metrics=t.metrics(),
+            flow=copy.deepcopy(t.flow).eval(),
+            stopped_reason=t.stopped_reason,
+            elapsed=t.train_seconds,
+            weights_step=t.step_count,
+        )
+
+    def _publish(self) -> None:
+        """Replace the published snapshot (call with the lock held)."""
+        old = self._published
+        if old.weights_step == self.trainer.step_count and old.state == self.state:
+            return
+        self._published = self._make_snapshot()
+        self._published_at = time.monotonic()
+
+    # -- the thread --------------------------------------------------------------------------
+    def _settle_after_steps(self, default: str) -> None:
+        t = self.trainer
+        if t.stopped_reason:
+            self.state = "diverged"
+        elif t.budget_spent:
+            self.state = "finished"
+        else:
+            self.state = default
+
+    def _run(self) -> None:
+        steps_per_chunk = 1
+        while True:
+            with self._lock:
+                while self.state == "paused" and not self._stop_requested:
+                    if time.monotonic() - self._last_read > self.idle_timeout:
+                        break
+                    self._wake.wait(0.2)
+                if self._stop_requested or self.state != "running" and self.state != "paused":
+                    break
+                if time.monotonic() - self._last_read > self.idle_timeout:
+                    self.state = "stopped"
+                    self.note = f"Stopped: nobody watched this run for {self.idle_timeout:g} s."
+                    self._publish()
+                    break
+            if not _training_slots.acquire(timeout=0.2):
+                continue  # another job has the slot: wait our turn
+            try:
+                with self._lock:
+                    if self.state != "running" or self._stop_requested:
+                        continue
+                    remaining = self.trainer.config.steps - self.trainer.step_count
+                    started = time.perf_counter()
+                    self.trainer.step(max(1, min(steps_per_chunk, remaining)))
+                    took = time.perf_counter() - started
+                    self._settle_after_steps(default="running")
+                    if time.monotonic() - self._published_at >= self.publish_every or (
+                        self.state != "running"
+                    ):
+                        self._publish()
+                    done = self.state != "running"
+            finally:
+                _training_slots.release()
+            if done:
+                break
+            # Size the chunks so the controls stay responsive at any model size.
+            rate = steps_per_chunk / max(took, 1e-6)
+            steps_per_chunk = max(1, min(1000, int(rate * self.chunk_seconds)))
+        with self._lock:
+            self._publish()

@@ -1,0 +1,41 @@
+r"""Named experiment set-ups, shared by the CLI (``--preset``) and the dashboard's preset menu."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowcore.config import FlowConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    description: str
+    flow: FlowConfig
+    train: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    "seed": Preset(
+        label="Seed configuration (RealNVP tutorial)",
+        description=(
+            "The tutorial the project started from: 6 affine coupling layers with separate s and "
+            "t networks (2→128→128→2), Adam at 1e-3, full batch of 3000 moons, 10,000 steps."
+        ),
+        flow=FlowConfig(arch="realnvp", dim=2, layers=6, hidden=128, depth=2),
+        train=TrainConfig(optimizer="adam", lr=1e-3, batch_size=0, steps=10_000,
+                          data_mode="fixed", n_train=3000),
+    ),
+    "best": Preset(
+        label="Best quality",
+        description=(
+            "The CLI defaults, chosen by measurement (see docs/benchmarks.md): a neural spline "
+            "flow trained with AdamW and a cosine schedule on fresh samples every step."
+        ),
+        flow=FlowConfig(arch="nsf", dim=2, layers=4, hidden=64, depth=2, bins=8, bound=4.0),
+        train=TrainConfig(optimizer="adamw", lr=3e-3, batch_size=512, steps=20_000,
+                          schedule="cosine", warmup=100, data_mode="fresh", clip_grad=10.0),
+    ),
+}
+
+DEFAULT_PRESET = "best"

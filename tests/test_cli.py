@@ -1,0 +1,98 @@
+"""The command line: train, eval and sample, their JSON output, and one-line errors."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import flowcore as fc
+from flowcore.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flowcore", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_explains_every_command():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("train", "eval", "sample"):
+        assert command in out.stdout
+    train_help = run_cli("train", "--help").stdout
+    for option in ("--dataset", "--arch", "--preset", "--max-seconds", "--data", "--out"):
+        assert option in train_help
+
+
+def test_train_eval_sample_round_trip(tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--dataset", "8gaussians", "--steps", "100", "--layers", "2",
+                 "--hidden", "16", "--out", str(model), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["steps"] == 100 and trained["kl"] is not None
+    assert fc.load(model).config.layers == 2
+
+    assert main(["eval", str(model), "--json", "-n", "5000"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["dataset"] == "8gaussians"
+    assert evaluated["kl"] == pytest.approx(evaluated["test_nll"] - evaluated["entropy"])
+    assert evaluated["bits_per_dim"] == pytest.approx(evaluated["test_nll"] / (2 * np.log(2)))
+
+    samples = tmp_path / "s.csv"
+    assert main(["sample", str(model), "-n", "50", "--out", str(samples), "--json"]) == 0
+    data = np.loadtxt(samples, delimiter=",", skiprows=1)
+    assert data.shape == (50, 2) and np.isfinite(data).all()
+
+
+def test_preset_seed_is_the_seed_configuration(tmp_path, capsys):
+    model = tmp_path / "seed.safetensors"
+    assert main(["train", "--preset", "seed", "--steps", "2", "--out", str(model), "--json"]) == 0
+    meta = fc.read_metadata(model)
+    assert meta["config"]["arch"] == "realnvp" and meta["config"]["layers"] == 6
+    assert meta["config"]["hidden"] == 128 and meta["config"]["shared_trunk"] is False
+    train = meta["info"]["train_config"]
+    assert train["batch_size"] == 0 and train["lr"] == 1e-3 and train["n_train"] == 3000
+
+
+def test_max_seconds_is_respected(tmp_path, capsys):
+    started = time.perf_counter()
+    assert main(["train", "--max-seconds", "2", "--out", str(tmp_path / "m.safetensors"),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seconds"] < 2.5
+    assert time.perf_counter() - started < 20  # set-up and saving included
+
+
+def test_train_on_a_csv(tmp_path, capsys):
+    points = np.random.default_rng(0).normal(size=(300, 3))
+    csv = tmp_path / "points.csv"
+    np.savetxt(csv, points, delimiter=",", header="a,b,c", comments="")
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(csv), "--steps", "20", "--out", str(model),
+                 "--json"]) == 0
+    assert fc.load(model).config.dim == 3
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--dataset", "nope"], "unknown dataset"),
+    (["train", "--data", "/nonexistent.csv"], "no such file"),
+    (["eval", "/nonexistent.safetensors"], "No model file"),
+    (["train", "--layers", "0", "--steps", "1"], "layers"),
+    (["train", "--lr", "-1", "--steps", "1"], "lr"),
+])
+def test_errors_are_one_line_without_traceback(args, needle):
+    out = run_cli(*args)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_garbage_model_file_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04garbage")
+    out = run_cli("sample", str(bad))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1

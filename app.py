@@ -1,9 +1,15 @@
-"""Flow Playground: the Streamlit dashboard (placeholder until the dashboard lands)."""
+"""Flow Playground: train normalizing flows live and watch them learn.
+
+Run with ``make run`` (or ``streamlit run app.py``). Each page draws the shared experiment sidebar
+(pages/ui.py) and lays out what flowcore computes.
+"""
 
 import streamlit as st
 
-import flowcore as fc
+st.set_page_config(page_title="Flow Playground", page_icon=":material/cyclone:", layout="wide")
 
-st.set_page_config(page_title="Flow Playground", layout="wide")
-st.title("Flow Playground")
-st.write(f"flowcore {fc.__version__}: architectures {', '.join(fc.ARCHITECTURES)}.")
+page = st.navigation([
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("pages/model.py", title="Model", icon=":material/upload_file:"),
+])
+page.run()

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "diverged")
 TORCH_THREADS = max(1, min(2, os.cpu_count() or 1))
 MAX_TRAINING_JOBS = max(1, (os.cpu_count() or 1) // TORCH_THREADS)
 _training_slots = threading.BoundedSemaphore(MAX_TRAINING_JOBS)
+_all_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 _threads_configured = False
 
 
@@ -37,6 +39,11 @@ def configure_threads() -> None:
     if not _threads_configured:
         torch.set_num_threads(TORCH_THREADS)
         _threads_configured = True
+
+
+def live_jobs() -> list[TrainingJob]:
+    """Every job in this process whose thread is alive (for tests and server health checks)."""
+    return [job for job in list(_all_jobs) if job.alive]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +93,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._stop_requested = False
         self._install(trainer)
+        _all_jobs.add(self)
 
     def _install(self, trainer: Trainer) -> None:
         self.trainer = trainer

@@ -1,0 +1,480 @@
+"""Shared dashboard pieces: the session's run, the experiment sidebar, controls and live panels.
+
+Pages import this module and only lay things out. Math, training and figures live in flowcore.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+import flowcore as fc
+from flowcore import datasets, plots
+from flowcore.presets import PRESETS
+
+PANEL_SAMPLES = 2000
+REFRESH_SECONDS = 1.0
+HEATMAP_REFRESH_SECONDS = 2.0
+# 150×150 keeps the seed model's live heatmap near 90 ms; 200×200 costs about 160 ms (measured).
+LIVE_DENSITY_RESOLUTION = 150
+MAX_SAVED_RUNS = 8
+USER_DATA = "your data (upload)"
+ARCH_LABELS = {
+    "realnvp": "RealNVP (affine coupling)",
+    "nsf": "Neural spline flow",
+    "maf": "MAF (autoregressive)",
+    "glow": "Glow (ActNorm + LU + coupling)",
+}
+
+
+# -- the experiment ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Experiment:
+    """What the sidebar describes: enough to build a Trainer."""
+
+    dataset_name: str
+    dataset_params: tuple[tuple[str, Any], ...]
+    flow: fc.FlowConfig
+    train: fc.TrainConfig
+
+    def needs_new_model(self, other: Experiment) -> bool:
+        """Changes other than the learning rate need a Reset to take effect."""
+        def without_lr(e: Experiment) -> tuple:
+            return e.dataset_name, e.dataset_params, e.flow, {**e.train.to_dict(), "lr": None}
+
+        return without_lr(self) != without_lr(other)
+
+
+@dataclass
+class SessionRun:
+    """Everything one browser session trains: its job and the runs it kept for Compare."""
+
+    job: fc.TrainingJob | None = None
+    experiment: Experiment | None = None
+    dataset: Any = None
+    saved_runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+
+@st.cache_resource(scope="session", on_release=SessionRun.stop, show_spinner=False)
+def session_run() -> SessionRun:
+    """This browser session's run; Streamlit stops its job when the session ends."""
+    return SessionRun()
+
+
+def _field_keys() -> dict[str, str]:
+    return {
+        "arch": "arch", "layers": "layers", "hidden": "hidden", "bins": "bins",
+        "shared_trunk": "shared_trunk", "optimizer": "optimizer", "lr": "lr",
+        "batch_size": "batch_size", "steps": "steps", "schedule": "schedule",
+        "warmup": "warmup", "clip_grad": "clip_grad", "data_mode": "data_mode",
+        "n_train": "n_train", "seed": "seed",
+    }
+
+
+def apply_preset() -> None:
+    """Fill every sidebar field from the chosen preset (a widget callback)."""
+    preset = PRESETS.get(st.session_state.get("preset"))
+    if preset is None:
+        return
+    values = {**preset.flow.to_dict(), **preset.train.to_dict()}
+    for name, key in _field_keys().items():
+        st.session_state[key] = values[name]
+    st.session_state["dataset"] = "moons"
+
+
+def _init_defaults() -> None:
+    if "preset" not in st.session_state:
+        st.session_state["preset"] = "seed"
+        apply_preset()
+
+
+def _limits(config_cls, name: str) -> dict[str, Any]:
+    lo, hi = config_cls.limits(name)
+    return {"min_value": lo, "max_value": hi}
+
+
+def _dataset_picker() -> tuple[str, dict[str, Any]]:
+    options = [*datasets.names(), USER_DATA]
+    name = st.selectbox("dataset", options, key="dataset")
+    params: dict[str, Any] = {}
+    if name == USER_DATA:
+        upload = st.file_uploader(
+            "CSV of numeric columns, or an image (PNG/JPEG) to use as a density",
+            type=["csv", "txt", "png", "jpg", "jpeg"],
+            key="upload-data",
+        )
+        if upload is not None and st.session_state.get("user_data_id") != upload.file_id:
+            try:
+                data = upload.getvalue()
+                if upload.name.lower().endswith((".png", ".jpg", ".jpeg")):
+                    user = datasets.from_image(data)
+                else:
+                    user = datasets.from_csv(io.BytesIO(data))
+            except ValueError as err:
+                st.error(f"{upload.name}: {err} The previous data is still in use.")
+            else:
+                st.session_state["user_dataset"] = user
+                st.session_state["user_data_id"] = upload.file_id
+        user = st.session_state.get("user_dataset")
+        if user is None:
+            st.info("Upload a file to train on your own data.")
+        elif getattr(user, "notice", None):
+            st.caption(user.notice)
+        return name, params
+    st.caption(_cached_dataset(name, ()).description)
+    for knob_name, knob in datasets.knobs(name).items():
+        params[knob_name] = st.slider(knob_name, knob.low, knob.high, knob.default,
+                                      key=f"{name}-{knob_name}", help=knob.help, format="%.3f")
+    return name, params
+
+
+def current_dataset(name: str, params: dict[str, Any]):
+    if name == USER_DATA:
+        return st.session_state.get("user_dataset")
+    return _cached_dataset(name, tuple(sorted(params.items())))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _cached_dataset(name: str, params: tuple[tuple[str, Any], ...]):
+    return datasets.get(name, **dict(params))
+
+
+def sidebar() -> Experiment | None:
+    """The experiment form. Returns None when there is no usable dataset yet."""
+    _init_defaults()
+    with st.sidebar:
+        st.selectbox(
+            "preset", list(PRESETS), key="preset", format_func=lambda k: PRESETS[k].label,
+            on_change=apply_preset, help="Picking a preset fills in every field below.",
+        )
+        st.caption(PRESETS[st.session_state["preset"]].description)
+        st.subheader("Data")
+        name, params = _dataset_picker()
+        dataset = current_dataset(name, params)
+        if dataset is not None:
+            st.plotly_chart(plots.data_preview_figure(dataset.sample(500, seed=0)),
+                            key="data-preview", config={"displayModeBar": False})
+        fresh_ok = dataset is None or dataset.can_sample_fresh
+        modes = ["fixed", "fresh"] if fresh_ok else ["fixed"]
+        if st.session_state.get("data_mode") not in modes:
+            st.session_state["data_mode"] = "fixed"
+        st.radio("data mode", modes, key="data_mode", horizontal=True,
+                 format_func={"fixed": "fixed N-point sample",
+                              "fresh": "fresh samples every step"}.get)
+        st.number_input("N (training points)", key="n_train", step=500,
+                        **_limits(fc.TrainConfig, "n_train"))
+
+        st.subheader("Model")
+        arch = st.selectbox("architecture", fc.ARCHITECTURES, key="arch",
+                            format_func=ARCH_LABELS.get)
+        st.number_input("layers", key="layers", **_limits(fc.FlowConfig, "layers"))
+        st.number_input("hidden width", key="hidden", step=16, **_limits(fc.FlowConfig, "hidden"))
+        if arch == "nsf":
+            st.number_input("spline bins", key="bins", **_limits(fc.FlowConfig, "bins"))
+        if arch == "realnvp":
+            st.checkbox("share one trunk for s and t (faster)", key="shared_trunk")
+
+        st.subheader("Training")
+        st.number_input("learning rate (applies live)", key="lr", format="%.5f", step=1e-4,
+                        **_limits(fc.TrainConfig, "lr"))
+        st.number_input("batch size (0 = full batch)", key="batch_size", step=64,
+                        **_limits(fc.TrainConfig, "batch_size"))
+        st.number_input("step budget", key="steps", step=1000, **_limits(fc.TrainConfig, "steps"))
+        st.selectbox("optimizer", ["adam", "adamw"], key="optimizer")
+        st.selectbox("schedule", ["constant", "cosine"], key="schedule")
+        st.number_input("warm-up steps", key="warmup", step=50, **_limits(fc.TrainConfig, "warmup"))
+        st.number_input("gradient clip (0 = off)", key="clip_grad", step=1.0,
+                        **_limits(fc.TrainConfig, "clip_grad"))
+        st.number_input("seed", key="seed", **_limits(fc.TrainConfig, "seed"))
+    if dataset is None:
+        return None
+    s = st.session_state
+    flow = fc.FlowConfig(arch=arch, dim=dataset.dim, layers=int(s["layers"]),
+                         hidden=int(s["hidden"]), bins=int(s["bins"]),
+                         shared_trunk=bool(s["shared_trunk"]) and arch == "realnvp")
+    train = fc.TrainConfig(
+        optimizer=s["optimizer"], lr=float(s["lr"]), batch_size=int(s["batch_size"]),
+        steps=int(s["steps"]), schedule=s["schedule"], warmup=int(s["warmup"]),
+        clip_grad=float(s["clip_grad"]), data_mode=s["data_mode"], n_train=int(s["n_train"]),
+        seed=int(s["seed"]),
+    )
+    return Experiment(name, tuple(sorted(params.items())), flow, train)
+
+
+# -- the job ----------------------------------------------------------------------------------
+def build_job(run: SessionRun, experiment: Experiment, flow: fc.Flow | None = None) -> None:
+    """(Re)build the session's job from the experiment, keeping the old run for Compare."""
+    dataset = current_dataset(experiment.dataset_name, dict(experiment.dataset_params))
+    trainer = fc.Trainer(experiment.flow, experiment.train, dataset, flow=flow)
+    keep_run(run)
+    if run.job is None:
+        run.job = fc.TrainingJob(trainer)
+    else:
+        run.job.reset(trainer)
+    run.experiment, run.dataset = experiment, dataset
+
+
+def keep_run(run: SessionRun) -> None:
+    """Keep a finished or paused run (with some steps) for the Compare page, bounded."""
+    if run.job is None or run.job.trainer.step_count == 0:
+        return
+    snap = run.job.snapshot()
+    t = run.job.trainer
+    run.saved_runs.append({
+        "name": f"{t.flow_config.arch} on {t.dataset.name} ({snap.step} steps)",
+        "flow_config": t.flow_config.to_dict(),
+        "train_config": t.config.to_dict(),
+        "history": list(snap.history),
+        "metrics": snap.metrics,
+        "params": sum(p.numel() for p in snap.flow.parameters()),
+        "flow": snap.flow,
+        "data": t.test_data[:PANEL_SAMPLES].numpy(),
+    })
+    del run.saved_runs[:-MAX_SAVED_RUNS]
+
+
+def ensure_job(run: SessionRun, experiment: Experiment) -> fc.TrainingJob:
+    if run.job is None:
+        build_job(run, experiment)
+    elif run.experiment is not None and experiment.train.lr != run.job.trainer.base_lr:
+        run.job.set_learning_rate(experiment.train.lr)  # learning-rate changes apply live
+    return run.job
+
+
+def model_bytes(job: fc.TrainingJob) -> bytes:
+    """The best weights so far as a .safetensors file (safe to call mid-run)."""
+    with job._lock:
+        flow, info = job.trainer.best_flow(), job.trainer.info()
+    return fc.to_bytes(flow, info=info)
+
+
+def samples_csv(flow: fc.Flow, n: int = PANEL_SAMPLES) -> bytes:
+    x = flow.sample(n, generator=torch.Generator().manual_seed(0)).float().numpy()
+    out = io.StringIO()
+    header = ",".join(f"x{i + 1}" for i in range(x.shape[1]))
+    np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.6g")
+    return out.getvalue().encode()
+
+
+def controls(run: SessionRun, experiment: Experiment) -> None:
+    """Train / Pause / Step / Reset, and the model downloads."""
+    job = ensure_job(run, experiment)
+    cols = st.columns([1, 1, 1, 1, 1.3, 1.3, 1.3])
+    # Callbacks run before the page is drawn, so the buttons show the state they caused.
+    state = job.state
+    cols[0].button("Train", key="train", type="primary", disabled=state == "running",
+                   on_click=job.start, help="Start, or resume when paused")
+    cols[1].button("Pause", key="pause", disabled=state != "running", on_click=job.pause)
+    step_by = cols[2].selectbox("steps per Step", [1, 10], key="step-by",
+                                label_visibility="collapsed")
+    cols[3].button("Step", key="step", disabled=state == "running", on_click=job.step_once,
+                   args=(step_by,), help="Run one step (or ten) while paused")
+    cols[4].button("Reset", key="reset", on_click=build_job, args=(run, experiment),
+                   help="Start over with the sidebar's settings")
+    cols[5].download_button(
+        "Download model", lambda: model_bytes(job), file_name="flow.safetensors",
+        mime="application/octet-stream", key="download-model", on_click="ignore",
+    )
+    cols[6].download_button(
+        "Download samples (CSV)", lambda: samples_csv(job.snapshot().flow),
+        file_name="samples.csv", mime="text/csv", key="download-samples", on_click="ignore",
+    )
+    if run.experiment is not None and experiment.needs_new_model(run.experiment):
+        st.info("You changed settings that need a new model (data, architecture, sizes or "
+                "schedule). Press **Reset** to apply them; the current run goes on until then.")
+
+
+# -- live panels ------------------------------------------------------------------------------
+def status_line(snap: fc.Snapshot) -> str:
+    m = snap.metrics
+    parts = [f"**{snap.state}**", f"step {snap.step:,}"]
+    if m.get("steps_per_s"):
+        parts.append(f"{m['steps_per_s']:.1f} steps/s")
+    parts.append(f"{snap.elapsed:.1f} s")
+    if m.get("train_nll") is not None:
+        parts.append(f"train NLL {m['train_nll']:.3f}")
+    if m.get("test_nll") is not None:
+        parts.append(f"test NLL {m['test_nll']:.3f} nats")
+    if m.get("kl") is not None:
+        parts.append(f"KL to truth {m['kl']:.3f} nats")
+    return " · ".join(parts)
+
+
+def _panel_data(run: SessionRun, snap: fc.Snapshot) -> dict[str, Any]:
+    """Samples, push-forward and data for the panels, computed once per published weights."""
+    cache = st.session_state.setdefault("panel_cache", {})
+    key = (id(snap.flow), snap.weights_step)
+    if cache.get("key") != key:
+        data = run.job.trainer.test_data[:PANEL_SAMPLES]
+        flow = snap.flow
+        with torch.no_grad():
+            z, _ = flow(data.to(flow.loc.dtype))
+            samples = flow.sample(PANEL_SAMPLES, generator=torch.Generator().manual_seed(0))
+        cache.clear()
+        cache.update(key=key, data=data.numpy(), z=z.float().numpy(),
+                     samples=samples.float().numpy())
+    return cache
+
+
+def _chart(name: str, fig) -> None:
+    with st.container(key=name):
+        st.plotly_chart(fig, key=f"{name}-chart")
+
+
+def live_panels(run: SessionRun) -> None:
+    """Status, progress and the four panels in a 2×2 grid, refreshed while the job runs.
+
+    Each panel is its own fragment, so the heavy heatmap can refresh less often than the rest.
+    """
+    running = run.job.state == "running"
+
+    def every(seconds: float):
+        return st.fragment(run_every=seconds if running else None)
+
+    @every(REFRESH_SECONDS)
+    def status() -> None:
+        snap = run.job.snapshot()
+        with st.container(key="status"):
+            st.markdown(status_line(snap))
+        st.progress(min(1.0, snap.step / max(1, snap.budget)),
+                    text=f"{snap.step:,} / {snap.budget:,} steps")
+        if snap.stopped_reason:
+            st.warning(snap.stopped_reason, icon="⚠️")
+        if run.job.note:
+            st.info(run.job.note)
+        if running and snap.state != "running":
+            st.rerun()  # training ended: redraw the controls and stop refreshing
+
+    @every(HEATMAP_REFRESH_SECONDS)
+    def density() -> None:
+        snap = run.job.snapshot()
+        toggles = st.columns(2)
+        log_scale = toggles[0].toggle("log density", value=True, key="log-density")
+        overlay = toggles[1].toggle("show data", value=False, key="overlay-data")
+        data = _panel_data(run, snap)["data"]
+        fig = plots.density_figure(snap.flow, data=data if overlay else None,
+                                   bounds=plots.bounds_for(data), log_scale=log_scale,
+                                   resolution=LIVE_DENSITY_RESOLUTION)
+        _chart("density", fig)
+
+    @every(REFRESH_SECONDS)
+    def samples() -> None:
+        data = _panel_data(run, run.job.snapshot())
+        _chart("samples", plots.samples_figure(data["samples"], data["data"]))
+
+    @every(REFRESH_SECONDS)
+    def latent() -> None:
+        data = _panel_data(run, run.job.snapshot())
+        _chart("latent", plots.latent_figure(data["z"], data["data"]))
+
+    @every(REFRESH_SECONDS)
+    def nll() -> None:
+        snap = run.job.snapshot()
+        _chart("nll", plots.nll_figure(list(snap.history), run.job.trainer.entropy))
+
+    status()
+    for row in ((density, samples), (latent, nll)):
+        for column, panel in zip(st.columns(2), row, strict=True):
+            with column:
+                panel()
+
+
+# -- the Model page ---------------------------------------------------------------------------
+def load_uploaded_model(upload) -> dict[str, Any] | None:
+    """Load an uploaded model file safely; show a clear error and return None when it is bad."""
+    if upload is None:
+        return st.session_state.get("loaded_model")
+    cached = st.session_state.get("loaded_model")
+    if cached is not None and cached["file_id"] == upload.file_id:
+        return cached
+    try:
+        data = upload.getvalue()
+        flow = fc.load(data)
+        meta = fc.read_metadata(data)
+    except ValueError as err:
+        st.error(f"Could not load {upload.name}: {err}")
+        return None
+    loaded = {"file_id": upload.file_id, "name": upload.name, "flow": flow, "meta": meta}
+    st.session_state["loaded_model"] = loaded
+    return loaded
+
+
+def _dataset_of(info: dict[str, Any]):
+    spec = info.get("dataset") or {}
+    if spec.get("name") in datasets.names():
+        try:
+            return spec["name"], _cached_dataset(spec["name"],
+                                                  tuple(sorted(spec.get("params", {}).items())))
+        except ValueError:
+            return None, None
+    return None, None
+
+
+def model_summary(loaded: dict[str, Any]) -> None:
+    """The loaded model's config, metrics and panels."""
+    if message := st.session_state.pop("continue-error", None):
+        st.error(message)
+    flow, meta = loaded["flow"], loaded["meta"]
+    info = meta.get("info") or {}
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Config")
+        st.json(meta["config"], expanded=True)
+    with right:
+        st.subheader("Metrics")
+        st.caption(f"made with flowcore {meta.get('flowcore_version')}")
+        st.json(info.get("metrics") or {"note": "no training metrics recorded"}, expanded=True)
+    name, dataset = _dataset_of(info)
+    if dataset is None or dataset.dim != flow.config.dim:
+        samples = flow.sample(PANEL_SAMPLES, generator=torch.Generator().manual_seed(0))
+        st.plotly_chart(plots.samples_figure(samples.float().numpy(), None), key="model-samples")
+        return
+    data = dataset.sample(PANEL_SAMPLES, seed=1)
+    with torch.no_grad():
+        z, _ = flow(torch.from_numpy(data).to(flow.loc.dtype))
+        samples = flow.sample(PANEL_SAMPLES, generator=torch.Generator().manual_seed(0))
+    cols = st.columns(3)
+    with cols[0]:
+        st.plotly_chart(plots.density_figure(flow, bounds=plots.bounds_for(data)),
+                        key="model-density")
+    with cols[1]:
+        st.plotly_chart(plots.samples_figure(samples.float().numpy(), data), key="model-samples")
+    with cols[2]:
+        st.plotly_chart(plots.latent_figure(z.float().numpy(), data), key="model-latent")
+
+
+def continue_training(run: SessionRun, loaded: dict[str, Any]) -> None:
+    """Make the loaded model this session's run, with its dataset and training config."""
+    flow, info = loaded["flow"], loaded["meta"].get("info") or {}
+    name, dataset = _dataset_of(info)
+    if dataset is None:
+        name = st.session_state.get("dataset")
+        dataset = current_dataset(name, {})
+    if dataset is None or dataset.dim != flow.config.dim:
+        st.session_state["continue-error"] = (
+            "This model's dataset is unknown here: pick or upload a dataset with "
+            f"{flow.config.dim} columns in the sidebar first, then press Continue again."
+        )
+        return
+    try:
+        train = fc.TrainConfig.from_dict(info.get("train_config") or {})
+    except (ValueError, TypeError):
+        train = fc.TrainConfig()
+    train = dataclasses.replace(train, steps=max(train.steps, 1) + 10_000)
+    experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
+    build_job(run, experiment, flow=flow)
+    values = {**flow.config.to_dict(), **train.to_dict()}
+    for field_name, key in _field_keys().items():
+        st.session_state[key] = values[field_name]
+    st.session_state["dataset"] = name
+    st.session_state["continue-ready"] = True

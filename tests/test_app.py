@@ -1,0 +1,132 @@
+"""The dashboard under Streamlit's AppTest: pages load, controls drive the session's job."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import flowcore as fc
+from flowcore.job import live_jobs
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+CHARTS = ("density", "samples", "latent", "nll")
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    yield at
+    for job in live_jobs():
+        job.stop()
+
+
+def status(at) -> str:
+    lines = [m.value for m in at.markdown if " · step " in m.value]
+    assert lines, [m.value for m in at.markdown]
+    return lines[0]
+
+
+def step_of(at) -> int:
+    return int(status(at).split(" · step ")[1].split(" ")[0].replace(",", ""))
+
+
+def test_train_page_loads_with_the_seed_configuration(app):
+    assert app.selectbox(key="preset").value == "seed"
+    assert app.selectbox(key="dataset").value == "moons"
+    assert app.selectbox(key="arch").value == "realnvp"
+    assert app.number_input(key="lr").value == pytest.approx(1e-3)
+    assert "idle" in status(app) and step_of(app) == 0
+    assert len(app.get("plotly_chart")) >= 4
+    for key in ("train", "pause", "step", "reset"):
+        assert app.button(key=key) is not None
+
+
+def test_train_runs_pause_holds_and_reset_clears(app):
+    app.button(key="train").click().run()
+    deadline = time.monotonic() + 60
+    while step_of(app) < 5 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        app.run()
+    assert step_of(app) >= 5 and "running" in status(app)
+
+    app.button(key="pause").click().run()
+    held = step_of(app)
+    assert "paused" in status(app)
+    time.sleep(1.0)
+    app.run()
+    assert step_of(app) == held
+
+    app.button(key="step").click().run()
+    assert step_of(app) == held + 1
+
+    app.button(key="reset").click().run()
+    assert step_of(app) == 0 and "idle" in status(app)
+
+
+def test_preset_fills_every_field(app):
+    app.selectbox(key="preset").select("best").run()
+    best = fc.presets.PRESETS["best"]
+    assert app.selectbox(key="arch").value == best.flow.arch
+    assert app.number_input(key="lr").value == pytest.approx(best.train.lr)
+    assert app.number_input(key="batch_size").value == best.train.batch_size
+    # A changed architecture needs a Reset: the UI says so instead of restarting silently.
+    assert any("Reset" in i.value for i in app.info)
+
+
+def test_learning_rate_applies_live(app):
+    app.number_input(key="lr").set_value(5e-4).run()
+    from flowcore.job import _all_jobs
+
+    rates = {job.trainer.base_lr for job in _all_jobs}
+    assert 5e-4 in rates
+
+
+def test_csv_upload_trains_and_a_bad_one_keeps_the_previous_data(app):
+    app.selectbox(key="dataset").select("your data (upload)").run()
+    good = "a,b,c\n" + "".join(f"{i % 7},{(i * 3) % 11},{i % 5 + 0.5}\n" for i in range(200))
+    app.get("file_uploader")[0].upload("good.csv", good.encode(), "text/csv")
+    app.run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="layers") is not None
+    assert "idle" in status(app)
+
+    bad = b"a,b\n1,2\n3,x\n" + b"4,5\n" * 20
+    uploader = app.get("file_uploader")[0]
+    uploader.set_value(("bad.csv", bad, "text/csv"))
+    app.run()
+    assert app.error, "a bad CSV must show an error"
+    message = app.error[0].value
+    assert "bad.csv" in message and "row 3" in message and "previous data" in message
+    # The good dataset (3 columns) is still the one in use.
+    app.button(key="reset").click().run()
+    assert not app.exception
+
+
+def test_model_page_round_trips_an_uploaded_model(app, tmp_path):
+    trainer = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=20),
+                         fc.datasets.get("moons"))
+    trainer.step(20)
+    data = fc.to_bytes(trainer.best_flow(), info=trainer.info())
+    app.switch_page("pages/model.py").run()
+    assert not app.exception
+    app.get("file_uploader")[0].upload("m.safetensors", data)
+    app.run()
+    assert not app.exception and not app.error
+    assert len(app.get("plotly_chart")) >= 3  # density, samples, latent of the loaded model
+    app.button(key="continue-training").click().run()
+    assert not app.exception
+    assert app.selectbox(key="arch").value == "realnvp"
+    assert app.number_input(key="layers").value == 2
+
+
+def test_model_page_rejects_a_bad_file_and_keeps_working(app):
+    app.switch_page("pages/model.py").run()
+    app.get("file_uploader")[0].upload("evil.safetensors", b"\x80\x04\x95garbage")
+    app.run()
+    assert not app.exception
+    assert app.error and "evil.safetensors" in app.error[0].value
+    app.switch_page("pages/train.py").run()
+    assert not app.exception and "step" in status(app)

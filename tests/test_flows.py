@@ -189,3 +189,13 @@ def test_property_invertible_with_consistent_log_det(arch, dim, layers, hidden, 
     # The inverse's log-det is minus the forward's: check through the inverse's own Jacobian.
     jac = torch.autograd.functional.jacobian(lambda v: flow.inverse(v[None])[0], z[0])
     assert abs(torch.linalg.slogdet(jac).logabsdet + log_det[0]) < 1e-7
+
+
+def test_inputs_are_computed_in_the_flows_dtype():
+    flow = fc.build_flow(fc.FlowConfig(layers=2, hidden=8), dtype=torch.float32)
+    x64 = torch.randn(5, 2, dtype=torch.float64)
+    lp = flow.log_prob(x64)
+    assert lp.dtype == torch.float32
+    torch.testing.assert_close(lp, flow.log_prob(x64.float()))
+    with pytest.raises(ValueError, match="tensor of shape"):
+        flow.log_prob([[0.0, 1.0]])

@@ -83,11 +83,13 @@ class Flow(nn.Module):
         self.loc.copy_(loc)
         self.scale.copy_(scale)
 
-    def _check(self, x: Tensor, name: str) -> None:
-        if x.dim() != 2 or x.shape[1] != self.config.dim:
-            raise ValueError(
-                f"{name} must have shape (n, {self.config.dim}), got {tuple(x.shape)}."
-            )
+    def _check(self, x: Tensor, name: str) -> Tensor:
+        """Check the shape at the boundary; compute in the flow's own dtype and device."""
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self.config.dim:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            dim = self.config.dim
+            raise ValueError(f"{name} must be a tensor of shape (n, {dim}), got {shape}.")
+        return x.to(self.loc)
 
     def standardise(self, x: Tensor) -> tuple[Tensor, Tensor]:
         log_det = -torch.log(self.scale).sum().expand(x.shape[0])
@@ -96,7 +98,7 @@ class Flow(nn.Module):
     # -- the flow ----------------------------------------------------------------------------
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Data to latent: returns ``z = f(x)`` and ``log|det J_f(x)|`` of shape ``(n,)``."""
-        self._check(x, "x")
+        x = self._check(x, "x")
         z, log_det = self.standardise(x)
         for layer in self.layers:
             z, ld = layer(z)
@@ -105,7 +107,7 @@ class Flow(nn.Module):
 
     def inverse(self, z: Tensor) -> Tensor:
         """Latent to data: ``x = f^{-1}(z)``."""
-        self._check(z, "z")
+        z = self._check(z, "z")
         for layer in reversed(self.layers):
             z = layer.inverse(z)
         return z * self.scale + self.loc
@@ -129,7 +131,7 @@ class Flow(nn.Module):
         The first step is the standardisation, the last one's ``value`` is ``z``, and the
         ``log_det`` of the steps sum to the flow's ``log_det``.
         """
-        self._check(x, "x")
+        x = self._check(x, "x")
         value, log_det = self.standardise(x)
         steps = [TraceStep("standardise", value, log_det)]
         for i, layer in enumerate(self.layers):
@@ -140,7 +142,7 @@ class Flow(nn.Module):
     @torch.no_grad()
     def data_init(self, x: Tensor) -> None:
         """Data-dependent initialisation (Glow's ActNorm) from a first batch of data."""
-        self._check(x, "x")
+        x = self._check(x, "x")
         value, _ = self.standardise(x)
         for layer in self.layers:
             if hasattr(layer, "data_init"):

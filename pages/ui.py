@@ -71,14 +71,15 @@ def session_run() -> SessionRun:
     return SessionRun()
 
 
-def _field_keys() -> dict[str, str]:
-    return {
-        "arch": "arch", "layers": "layers", "hidden": "hidden", "bins": "bins",
-        "shared_trunk": "shared_trunk", "optimizer": "optimizer", "lr": "lr",
-        "batch_size": "batch_size", "steps": "steps", "schedule": "schedule",
-        "warmup": "warmup", "clip_grad": "clip_grad", "data_mode": "data_mode",
-        "n_train": "n_train", "seed": "seed",
-    }
+# The sidebar fields, named as in FlowConfig / TrainConfig; each is also its widget's key.
+FIELDS = ("arch", "layers", "hidden", "bins", "shared_trunk", "optimizer", "lr", "batch_size",
+          "steps", "schedule", "warmup", "clip_grad", "data_mode", "n_train", "seed")
+
+
+def _set_fields(flow: fc.FlowConfig, train: fc.TrainConfig) -> None:
+    values = {**flow.to_dict(), **train.to_dict()}
+    for name in FIELDS:
+        st.session_state[name] = values[name]
 
 
 def apply_preset() -> None:
@@ -86,16 +87,65 @@ def apply_preset() -> None:
     preset = PRESETS.get(st.session_state.get("preset"))
     if preset is None:
         return
-    values = {**preset.flow.to_dict(), **preset.train.to_dict()}
-    for name, key in _field_keys().items():
-        st.session_state[key] = values[name]
+    _set_fields(preset.flow, preset.train)
     st.session_state["dataset"] = "moons"
+
+
+def _parse(text: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() == "true"
+    return type(like)(float(text)) if isinstance(like, int | float) else text
+
+
+def _apply_shared_link() -> None:
+    """Fill the sidebar from a shared link's query (st.query_params), validated like the API."""
+    query = st.query_params.to_dict()
+    if not query:
+        return
+    preset = PRESETS["seed"]
+    flow, train = preset.flow.to_dict(), preset.train.to_dict()
+    try:
+        for name in FIELDS:
+            if name in query:
+                target = flow if name in flow else train
+                try:
+                    target[name] = _parse(query[name], target[name])
+                except ValueError:
+                    raise ValueError(f"{name} = {query[name]!r} is not valid") from None
+        flow_cfg, train_cfg = fc.FlowConfig.from_dict(flow), fc.TrainConfig.from_dict(train)
+        name = query.get("dataset", "moons")
+        knob_values = {k: float(query[k]) for k in datasets.knobs(name) if k in query}
+        datasets.get(name, **knob_values)
+    except (ValueError, KeyError) as err:
+        st.session_state["link-error"] = (
+            f"The link's settings could not be used ({err}); the seed configuration is shown."
+        )
+        return
+    _set_fields(flow_cfg, train_cfg)
+    st.session_state["dataset"] = name
+    for knob, value in knob_values.items():
+        st.session_state[f"{name}-{knob}"] = value
 
 
 def _init_defaults() -> None:
     if "preset" not in st.session_state:
         st.session_state["preset"] = "seed"
         apply_preset()
+        _apply_shared_link()
+
+
+def _share_link(experiment: Experiment) -> None:
+    """Keep the whole experiment in the URL, so a copied link reproduces the set-up."""
+    if experiment.dataset_name == USER_DATA:
+        return
+    values = {**experiment.flow.to_dict(), **experiment.train.to_dict()}
+    query = {"dataset": experiment.dataset_name, **dict(experiment.dataset_params)}
+    query.update({name: str(values[name]).lower() if isinstance(values[name], bool)
+                  else str(values[name]) for name in FIELDS})
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
 
 
 def _limits(config_cls, name: str) -> dict[str, Any]:
@@ -133,8 +183,10 @@ def _dataset_picker() -> tuple[str, dict[str, Any]]:
         return name, params
     st.caption(_cached_dataset(name, ()).description)
     for knob_name, knob in datasets.knobs(name).items():
-        params[knob_name] = st.slider(knob_name, knob.low, knob.high, knob.default,
-                                      key=f"{name}-{knob_name}", help=knob.help, format="%.3f")
+        key = f"{name}-{knob_name}"
+        st.session_state.setdefault(key, knob.default)
+        params[knob_name] = st.slider(knob_name, knob.low, knob.high, key=key, help=knob.help,
+                                      format="%.3f")
     return name, params
 
 
@@ -196,6 +248,8 @@ def sidebar() -> Experiment | None:
         st.number_input("gradient clip (0 = off)", key="clip_grad", step=1.0,
                         **_limits(fc.TrainConfig, "clip_grad"))
         st.number_input("seed", key="seed", **_limits(fc.TrainConfig, "seed"))
+        if message := st.session_state.pop("link-error", None):
+            st.warning(message)
     if dataset is None:
         return None
     s = st.session_state
@@ -208,7 +262,9 @@ def sidebar() -> Experiment | None:
         clip_grad=float(s["clip_grad"]), data_mode=s["data_mode"], n_train=int(s["n_train"]),
         seed=int(s["seed"]),
     )
-    return Experiment(name, tuple(sorted(params.items())), flow, train)
+    experiment = Experiment(name, tuple(sorted(params.items())), flow, train)
+    _share_link(experiment)
+    return experiment
 
 
 # -- the job ----------------------------------------------------------------------------------
@@ -473,8 +529,6 @@ def continue_training(run: SessionRun, loaded: dict[str, Any]) -> None:
     train = dataclasses.replace(train, steps=max(train.steps, 1) + 10_000)
     experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
     build_job(run, experiment, flow=flow)
-    values = {**flow.config.to_dict(), **train.to_dict()}
-    for field_name, key in _field_keys().items():
-        st.session_state[key] = values[field_name]
+    _set_fields(flow.config, train)
     st.session_state["dataset"] = name
     st.session_state["continue-ready"] = True

@@ -130,3 +130,27 @@ def test_model_page_rejects_a_bad_file_and_keeps_working(app):
     assert app.error and "evil.safetensors" in app.error[0].value
     app.switch_page("pages/train.py").run()
     assert not app.exception and "step" in status(app)
+
+
+def test_a_shared_link_reproduces_the_setup():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"dataset": "checkerboard", "arch": "nsf", "layers": "3",
+                            "lr": "0.002", "batch_size": "256"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="dataset").value == "checkerboard"
+    assert at.selectbox(key="arch").value == "nsf"
+    assert at.number_input(key="layers").value == 3
+    assert at.number_input(key="lr").value == pytest.approx(0.002)
+    # ...and the page keeps the URL in step with the sidebar.
+    assert at.query_params["arch"] in ("nsf", ["nsf"])
+    assert at.query_params["steps"] in ("10000", ["10000"])
+
+
+def test_a_bad_shared_link_falls_back_with_a_warning():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"layers": "1000000"})
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="layers").value == 6
+    assert any("link" in w.value and "layers" in w.value for w in at.warning)

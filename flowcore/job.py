@@ -107,7 +107,7 @@ class TrainingJob:
     def start(self) -> None:
         """Start training (or resume it when paused)."""
         with self._lock:
-            if self.state == "paused" and self._thread is not None:
+            if self.state == "paused" and self.alive:
                 self.state = "running"
                 self._wake.notify_all()
                 return
@@ -162,6 +162,9 @@ class TrainingJob:
     def set_learning_rate(self, lr: float) -> None:
         with self._lock:
             self.trainer.set_learning_rate(lr)
+            if self.state == "diverged" and not self.trainer.stopped_reason:
+                self.state = "paused"  # recovered: Train resumes from the restored weights
+                self._publish()
 
     @property
     def alive(self) -> bool:

@@ -115,10 +115,18 @@ class Trainer:
         return cls(self.flow.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def set_learning_rate(self, lr: float) -> None:
-        """Change the base learning rate; the schedule goes on from the current step."""
+        """Change the base learning rate; the schedule goes on from the current step.
+
+        After a divergence, a lower learning rate clears :attr:`stopped_reason`.
+        """
         lo, hi = TrainConfig.limits("lr")
         if not (isinstance(lr, int | float) and lo <= lr <= hi):
             raise ValueError(f"lr = {lr!r} is out of range; allowed: [{lo}, {hi}].")
+        if self.stopped_reason and lr < self.base_lr:
+            # A lower rate is the fix the divergence message suggests: allow training to go on
+            # from the restored weights.
+            self.stopped_reason = None
+            self._start_nll = None
         self.base_lr = float(lr)
 
     def learning_rate(self, step: int) -> float:

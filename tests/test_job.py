@@ -119,3 +119,21 @@ def test_divergence_sets_state_and_reason():
     assert wait_for(lambda: job.snapshot().state == "diverged")
     assert "learning rate" in job.snapshot().stopped_reason
     job.stop()
+
+
+def test_training_goes_on_after_divergence_when_the_rate_is_lowered():
+    trainer = fc.Trainer(fc.FlowConfig(layers=2, hidden=16),
+                         fc.TrainConfig(lr=10.0, eval_every=5, n_test=1000),
+                         fc.datasets.get("moons"))
+    job = fc.TrainingJob(trainer)
+    job.start()
+    assert wait_for(lambda: job.snapshot().state == "diverged")
+    stuck = job.snapshot().step
+    job.set_learning_rate(10.0)  # the same rate does not clear the stop
+    assert job.state == "diverged"
+    job.set_learning_rate(1e-3)
+    assert job.state == "paused" and job.snapshot().stopped_reason is None
+    job.start()
+    assert wait_for(lambda: job.snapshot().step > stuck + 20)
+    job.stop()
+    assert job.snapshot().stopped_reason is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,10 @@ HEATMAP_REFRESH_SECONDS = 2.0
 # 150×150 keeps the seed model's live heatmap near 90 ms; 200×200 costs about 160 ms (measured).
 LIVE_DENSITY_RESOLUTION = 150
 MAX_SAVED_RUNS = 8
+# A job with no reader for this long stops (the tab was closed). Every page's sidebar reads the
+# job at least every HEARTBEAT_SECONDS while it runs, so only a closed tab goes quiet.
+IDLE_TIMEOUT_SECONDS = float(os.environ.get("FLOWCORE_IDLE_TIMEOUT", "30"))
+HEARTBEAT_SECONDS = 5.0
 USER_DATA = "your data (upload)"
 ARCH_LABELS = {
     "realnvp": "RealNVP (affine coupling)",
@@ -250,6 +255,7 @@ def sidebar() -> Experiment | None:
         st.number_input("seed", key="seed", **_limits(fc.TrainConfig, "seed"))
         if message := st.session_state.pop("link-error", None):
             st.warning(message)
+        _sidebar_heartbeat()
     if dataset is None:
         return None
     s = st.session_state
@@ -267,6 +273,21 @@ def sidebar() -> Experiment | None:
     return experiment
 
 
+def _sidebar_heartbeat() -> None:
+    """A one-line run status on every page; reading it keeps a running job alive."""
+    run = session_run()
+    if run.job is None:
+        return
+    running = run.job.state == "running"
+
+    @st.fragment(run_every=HEARTBEAT_SECONDS if running else None)
+    def heartbeat() -> None:
+        snap = run.job.snapshot()
+        st.caption(f"Run: {snap.state}, step {snap.step:,}")
+
+    heartbeat()
+
+
 # -- the job ----------------------------------------------------------------------------------
 def build_job(run: SessionRun, experiment: Experiment, flow: fc.Flow | None = None) -> None:
     """(Re)build the session's job from the experiment, keeping the old run for Compare."""
@@ -274,7 +295,7 @@ def build_job(run: SessionRun, experiment: Experiment, flow: fc.Flow | None = No
     trainer = fc.Trainer(experiment.flow, experiment.train, dataset, flow=flow)
     keep_run(run)
     if run.job is None:
-        run.job = fc.TrainingJob(trainer)
+        run.job = fc.TrainingJob(trainer, idle_timeout=IDLE_TIMEOUT_SECONDS)
     else:
         run.job.reset(trainer)
     run.experiment, run.dataset = experiment, dataset

@@ -11,5 +11,8 @@ st.set_page_config(page_title="Flow Playground", page_icon=":material/cyclone:",
 page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/model.py", title="Model", icon=":material/upload_file:"),
+    st.Page("pages/inside.py", title="Inside the flow", icon=":material/layers:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ])
 page.run()

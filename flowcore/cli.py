@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ from flowcore.presets import DEFAULT_PRESET, PRESETS
 from flowcore.train import Trainer
 
 LN2 = math.log(2)
+# The CLI has the machine to itself: two intra-op threads beat one for the default models.
+CLI_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 class CLIError(Exception):
@@ -209,7 +212,7 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_threads()
+    configure_threads(CLI_THREADS)
     started = time.perf_counter()
     try:
         if args.command == "datasets":

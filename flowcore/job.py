@@ -24,21 +24,20 @@ from flowcore.train import Trainer
 
 STATES = ("idle", "running", "paused", "finished", "stopped", "diverged")
 
-# Small MLPs gain little from many intra-op threads, and a server trains several jobs at once:
-# each job computes on at most two threads, and as many jobs run as there are core pairs.
-TORCH_THREADS = max(1, min(2, os.cpu_count() or 1))
-MAX_TRAINING_JOBS = max(1, (os.cpu_count() or 1) // TORCH_THREADS)
+# Threads are set on purpose. A server trains several jobs at once next to Streamlit and the
+# browser: there, one intra-op thread per job and one job per core is fastest, because torch's
+# spinning worker threads collapse (to ~0.1x, measured) when another process wants the core.
+# The CLI, alone on the machine, asks for up to two threads instead.
+JOB_THREADS = 1
+MAX_TRAINING_JOBS = max(1, os.cpu_count() or 1)
 _training_slots = threading.BoundedSemaphore(MAX_TRAINING_JOBS)
 _all_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
-_threads_configured = False
 
 
-def configure_threads() -> None:
-    """Set torch's thread count on purpose, once per process."""
-    global _threads_configured
-    if not _threads_configured:
-        torch.set_num_threads(TORCH_THREADS)
-        _threads_configured = True
+def configure_threads(threads: int = JOB_THREADS) -> None:
+    """Set torch's intra-op thread count for this process."""
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def live_jobs() -> list[TrainingJob]:

@@ -112,7 +112,9 @@ class Trainer:
     # -- set-up ------------------------------------------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
-        return cls(self.flow.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        # The fused kernel is several times faster than the per-parameter loop on CPU.
+        return cls(self.flow.parameters(), lr=self.config.lr,
+                   weight_decay=self.config.weight_decay, fused=True)
 
     def set_learning_rate(self, lr: float) -> None:
         """Change the base learning rate; the schedule goes on from the current step.
@@ -176,7 +178,7 @@ class Trainer:
         params = [p for p in self.flow.parameters() if p.requires_grad]
         clip = self.config.clip_grad or math.inf
         for _ in range(k):
-            if self.stopped_reason:
+            if self.stopped_reason or (self.config.max_seconds and self.budget_spent):
                 break
             started = time.perf_counter()
             loss = -self.flow.log_prob(self._batch()).mean()

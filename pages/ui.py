@@ -134,6 +134,18 @@ def _apply_shared_link() -> None:
         st.session_state[f"{name}-{knob}"] = value
 
 
+def _keep_sidebar_state() -> None:
+    """Keep the sidebar's values across page switches.
+
+    Each page draws its own sidebar widgets, and Streamlit forgets a widget's value when the
+    widget is not drawn on a run; assigning the values back makes them the session's own.
+    """
+    knob_keys = {f"{name}-{knob}" for name in datasets.names() for knob in datasets.knobs(name)}
+    for key in ("preset", "dataset", *FIELDS, *knob_keys):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def _init_defaults() -> None:
     if "preset" not in st.session_state:
         st.session_state["preset"] = "seed"
@@ -208,6 +220,7 @@ def _cached_dataset(name: str, params: tuple[tuple[str, Any], ...]):
 
 def sidebar() -> Experiment | None:
     """The experiment form. Returns None when there is no usable dataset yet."""
+    _keep_sidebar_state()
     _init_defaults()
     with st.sidebar:
         st.selectbox(
@@ -309,6 +322,8 @@ def keep_run(run: SessionRun) -> None:
     t = run.job.trainer
     run.saved_runs.append({
         "name": f"{t.flow_config.arch} on {t.dataset.name} ({snap.step} steps)",
+        "dataset": t.dataset.name,
+        "entropy": t.entropy,
         "flow_config": t.flow_config.to_dict(),
         "train_config": t.config.to_dict(),
         "history": list(snap.history),

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import flowcore as fc
@@ -15,12 +16,15 @@ CHARTS = ("density", "samples", "latent", "nll")
 
 @pytest.fixture
 def app():
+    # AppTest sessions share one session id, so session-scoped resources would carry over.
+    st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
     yield at
     for job in live_jobs():
         job.stop()
+    st.cache_resource.clear()
 
 
 def status(at) -> str:
@@ -154,3 +158,13 @@ def test_a_bad_shared_link_falls_back_with_a_warning():
     assert not at.exception
     assert at.number_input(key="layers").value == 6
     assert any("link" in w.value and "layers" in w.value for w in at.warning)
+
+
+def test_sidebar_values_survive_a_page_switch(app):
+    app.number_input(key="lr").set_value(2e-3).run()
+    app.selectbox(key="arch").select("maf").run()
+    app.switch_page("pages/model.py").run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    assert app.number_input(key="lr").value == pytest.approx(2e-3)
+    assert app.selectbox(key="arch").value == "maf"

@@ -71,29 +71,29 @@ def rational_quadratic_spline(
         0, w.shape[-1] - 1
     )
 
-    def pick(t: Tensor) -> Tensor:
-        return t.gather(-1, k).squeeze(-1)
-
-    x_k, y_k, w_k, h_k = pick(x_knots[..., :-1]), pick(y_knots[..., :-1]), pick(w), pick(h)
-    d_k, d_k1 = pick(d[..., :-1]), pick(d[..., 1:])
+    # One gather fetches the six per-bin quantities of every point's bin.
+    table = torch.stack([x_knots[..., :-1], y_knots[..., :-1], w, h, d[..., :-1], d[..., 1:]], -2)
+    index = k.unsqueeze(-2).expand(*k.shape[:-1], 6, 1)
+    x_k, y_k, w_k, h_k, d_k, d_k1 = table.gather(-1, index).squeeze(-1).unbind(-1)
     slope = h_k / w_k
+    curvature = d_k1 + d_k - 2 * slope
 
     if inverse:
         dy = xc - y_k
-        a = h_k * (slope - d_k) + dy * (d_k1 + d_k - 2 * slope)
-        b = h_k * d_k - dy * (d_k1 + d_k - 2 * slope)
+        a = h_k * (slope - d_k) + dy * curvature
+        b = h_k * d_k - dy * curvature
         c = -slope * dy
         # The stable root of a xi^2 + b xi + c = 0 that lies in [0, 1].
         xi = (2 * c) / (-b - torch.sqrt((b.square() - 4 * a * c).clamp_min(0)))
         xi = xi.clamp(0, 1)
-        out = x_k + xi * w_k
     else:
         xi = (xc - x_k) / w_k
-        numerator = h_k * (slope * xi.square() + d_k * xi * (1 - xi))
-        out = y_k + numerator / (slope + (d_k1 + d_k - 2 * slope) * xi * (1 - xi))
-
     one_minus = 1 - xi
-    denominator = slope + (d_k1 + d_k - 2 * slope) * xi * one_minus
+    denominator = slope + curvature * xi * one_minus
+    if inverse:
+        out = x_k + xi * w_k
+    else:
+        out = y_k + h_k * (slope * xi.square() + d_k * xi * one_minus) / denominator
     derivative = slope.square() * (
         d_k1 * xi.square() + 2 * slope * xi * one_minus + d_k * one_minus.square()
     )

@@ -36,3 +36,20 @@ soak: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+# Benchmarks (issue 5): `make bench` writes bench/results/full/*.json and docs/benchmarks.md
+# (under 20 minutes on a 2-core machine); `make bench-quick` is the same suite on short budgets
+# (under 3 minutes) and writes bench/results/quick/, leaving docs/ alone.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: bench bench-quick
+
+$(BENCH_STAMP): $(DEV_STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run --profile full --report docs/benchmarks.md
+
+bench-quick: $(BENCH_STAMP)
+	$(PY) -m bench.run --profile quick

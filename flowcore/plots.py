@@ -664,7 +664,8 @@ def layers_figure(flow: Flow, x: Any, colour_by: Any = None,
     start = frames[0][1]
     trace = go.Scatter(x=_f32(start[:, 0]), y=_f32(start[:, 1]), mode="markers", marker=marker,
                        hovertemplate="%{x:.2f}, %{y:.2f}<extra></extra>", name="points")
-    still = {"duration": 0, "redraw": False}
+    # redraw=True so each frame's title (which layer, what its mask does) is shown too.
+    still = {"duration": 0, "redraw": True}
     slider = {
         "active": 0, "pad": {"t": 45, "l": 10}, "len": 0.9, "x": 0.1,
         "currentvalue": {"prefix": "layer ", "font": {"size": 12}},
@@ -678,7 +679,7 @@ def layers_figure(flow: Flow, x: Any, colour_by: Any = None,
         "yanchor": "top", "pad": {"t": 55, "r": 10}, "showactive": False,
         "buttons": [
             {"label": "▶ play", "method": "animate",
-             "args": [None, {"frame": {"duration": 900, "redraw": False}, "fromcurrent": True,
+             "args": [None, {"frame": {"duration": 900, "redraw": True}, "fromcurrent": True,
                              "transition": {"duration": 500, "easing": "cubic-in-out"}}]},
             {"label": "❚❚", "method": "animate",
              "args": [[None], {"mode": "immediate", "frame": still,

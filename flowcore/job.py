@@ -172,10 +172,13 @@ class TrainingJob:
     # -- reading -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """The latest published view. Reading it also tells the job someone is watching."""
+        self._last_read = time.monotonic()
+        if self.state == "running":
+            # The thread swaps in whole new snapshots, so reading the reference needs no lock:
+            # readers never wait for a chunk of training steps to finish.
+            return self._published
         with self._lock:
-            self._last_read = time.monotonic()
-            if self.state != "running":
-                self._publish()  # cheap when nothing changed
+            self._publish()  # cheap when nothing changed
             return self._published
 
     def _make_snapshot(self) -> Snapshot:

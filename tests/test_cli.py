@@ -62,7 +62,9 @@ def test_max_seconds_is_respected(tmp_path, capsys):
     assert main(["train", "--max-seconds", "2", "--out", str(tmp_path / "m.safetensors"),
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["seconds"] < 2.5
+    # The budget is checked before every step, so it overshoots by at most one step (well under
+    # a second here, even on a loaded machine).
+    assert 2.0 <= result["seconds"] < 3.5
     assert time.perf_counter() - started < 20  # set-up and saving included
 
 

@@ -34,6 +34,8 @@ def _check_field(obj: Any, f: dataclasses.Field) -> None:
         kind = int if f.type in ("int", int) else float
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}.")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value!r}.")
         if kind is int and value != int(value):
             raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {value!r}.")
         if not math.isfinite(value) or not lo <= value <= hi:

@@ -78,7 +78,7 @@ def _header(data: bytes) -> dict[str, Any]:
         raise ValueError("The file is not a valid .safetensors model (bad header length).")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ValueError("The file is not a .safetensors model (its header is not JSON).") from None
     if not isinstance(header, dict):
         raise ValueError("The file is not a .safetensors model (its header is not a mapping).")
@@ -116,6 +116,30 @@ def _check_tensors(header: dict[str, Any], flow: Flow, data_len: int) -> None:
             raise ValueError(f"Tensor {name!r} has bad byte offsets (truncated or corrupt file).")
 
 
+def _check_size_before_building(header: dict[str, Any], config: FlowConfig, data_len: int) -> None:
+    """Reject a file whose weights cannot fill its config, before allocating that config.
+
+    Every architecture has, per layer, at least one conditioner with ``depth - 1`` hidden-by-
+    hidden matrices and a ``hidden``-wide first layer, so a config needs at least this many
+    weights; a tiny file that claims a huge config is refused without building it.
+    """
+    declared = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) for o in offsets)):
+            raise ValueError(f"Tensor {name!r} has bad byte offsets (truncated or corrupt file).")
+        declared += offsets[1] - offsets[0]
+    needed = 4 * config.layers * config.hidden * (config.hidden * (config.depth - 1) + 1)
+    if declared != data_len or declared < needed:
+        raise ValueError(
+            f"The model file holds {data_len} bytes of weights, but its header declares "
+            f"{declared} and its config needs at least {needed}: it is truncated or corrupt."
+        )
+
+
 def read_metadata(source: str | os.PathLike | bytes | BinaryIO) -> dict[str, Any]:
     """The parsed metadata of a model file (config, standardisation, version, info)."""
     data = _read(source)
@@ -136,7 +160,7 @@ def _metadata(header: dict[str, Any]) -> dict[str, Any]:
     for key in ("config", "standardisation", "info"):
         try:
             out[key] = json.loads(meta.get(key, "null"))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, TypeError):
             raise ValueError(f"The model's {key} metadata is not valid JSON.") from None
     return out
 
@@ -162,8 +186,9 @@ def load(source: str | os.PathLike | bytes | BinaryIO) -> Flow:
         config = FlowConfig.from_dict(meta["config"])
     except (ValueError, TypeError) as err:
         raise ValueError(f"The model's config is invalid: {err}") from None
-    flow = build_flow(config)
     n = struct.unpack("<Q", data[:8])[0]
+    _check_size_before_building(header, config, len(data) - 8 - n)
+    flow = build_flow(config)
     _check_tensors(header, flow, len(data) - 8 - n)
     try:
         tensors = st_load(data)
@@ -174,8 +199,9 @@ def load(source: str | os.PathLike | bytes | BinaryIO) -> Flow:
     flow.load_state_dict(
         {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     )
-    if not all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point()):
-        raise ValueError("The model file holds non-finite weights (NaN or inf).")
-    flow.info = meta["info"] or {}
+    state = flow.state_dict()
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise ValueError("The model file holds non-finite weights (NaN, inf, or too large).")
+    flow.info = meta["info"] if isinstance(meta["info"], dict) else {}
     flow.eval()
     return flow

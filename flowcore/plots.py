@@ -131,7 +131,8 @@ def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
     """Indices of the rows that are finite in every array (NaN/inf never reach a figure)."""
     keep = np.ones(len(arrays[0]), dtype=bool)
     for a in arrays:
-        keep &= np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+        finite = np.isfinite(a)
+        keep &= finite.all(axis=tuple(range(1, a.ndim))) if a.ndim > 1 else finite
     return np.flatnonzero(keep)
 
 

@@ -90,7 +90,9 @@ class Trainer:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(train_config.seed)
                 flow = build_flow(flow_config)
-            flow.set_standardisation(self.train_data.mean(0), self.train_data.std(0))
+            # In float64: data with huge values must not overflow the statistics.
+            wide = self.train_data.double()
+            flow.set_standardisation(wide.mean(0), wide.std(0))
             flow.data_init(self.train_data[: max(2, train_config.batch_size or len(train))])
         self.flow = flow.float().train()
         self.optimizer = self._make_optimizer()

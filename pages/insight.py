@@ -90,6 +90,9 @@ def current_model(experiment: ui.Experiment) -> Model:
     run = ui.session_run()
     # Only the Train page applies the sidebar to a live job (ensure_job also sets its rate).
     job = run.job if run.job is not None else ui.ensure_job(run, experiment)
+    if job is None:
+        st.error(st.session_state.pop("build-error", "Could not set up a model for this data."))
+        st.stop()
     snap = job.snapshot()
     data = job.trainer.test_data[: ui.PANEL_SAMPLES].numpy()
     return Model(snap, data, job.trainer.dataset, plots.bounds_for(data))

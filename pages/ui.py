@@ -180,7 +180,10 @@ def _dataset_picker() -> tuple[str, dict[str, Any]]:
             type=["csv", "txt", "png", "jpg", "jpeg"],
             key="upload-data",
         )
-        if upload is not None and st.session_state.get("user_data_id") != upload.file_id:
+        rejected = st.session_state.get("user_data_rejected")
+        if upload is not None and rejected and rejected[0] == upload.file_id:
+            st.error(rejected[1])
+        elif upload is not None and st.session_state.get("user_data_id") != upload.file_id:
             try:
                 data = upload.getvalue()
                 if upload.name.lower().endswith((".png", ".jpg", ".jpeg")):
@@ -188,7 +191,9 @@ def _dataset_picker() -> tuple[str, dict[str, Any]]:
                 else:
                     user = datasets.from_csv(io.BytesIO(data))
             except ValueError as err:
-                st.error(f"{upload.name}: {err} The previous data is still in use.")
+                message = f"{upload.name}: {err} The previous data is still in use."
+                st.session_state["user_data_rejected"] = (upload.file_id, message)
+                st.error(message)
             else:
                 st.session_state["user_dataset"] = user
                 st.session_state["user_data_id"] = upload.file_id
@@ -305,7 +310,11 @@ def _sidebar_heartbeat() -> None:
 def build_job(run: SessionRun, experiment: Experiment, flow: fc.Flow | None = None) -> None:
     """(Re)build the session's job from the experiment, keeping the old run for Compare."""
     dataset = current_dataset(experiment.dataset_name, dict(experiment.dataset_params))
-    trainer = fc.Trainer(experiment.flow, experiment.train, dataset, flow=flow)
+    try:
+        trainer = fc.Trainer(experiment.flow, experiment.train, dataset, flow=flow)
+    except ValueError as err:
+        st.session_state["build-error"] = f"Could not set up training: {err}"
+        return
     keep_run(run)
     if run.job is None:
         run.job = fc.TrainingJob(trainer, idle_timeout=IDLE_TIMEOUT_SECONDS)
@@ -335,7 +344,7 @@ def keep_run(run: SessionRun) -> None:
     del run.saved_runs[:-MAX_SAVED_RUNS]
 
 
-def ensure_job(run: SessionRun, experiment: Experiment) -> fc.TrainingJob:
+def ensure_job(run: SessionRun, experiment: Experiment) -> fc.TrainingJob | None:
     if run.job is None:
         build_job(run, experiment)
     elif run.experiment is not None and experiment.train.lr != run.job.trainer.base_lr:
@@ -361,6 +370,10 @@ def samples_csv(flow: fc.Flow, n: int = PANEL_SAMPLES) -> bytes:
 def controls(run: SessionRun, experiment: Experiment) -> None:
     """Train / Pause / Step / Reset, and the model downloads."""
     job = ensure_job(run, experiment)
+    if message := st.session_state.pop("build-error", None):
+        st.error(message)
+    if job is None:
+        st.stop()
     cols = st.columns([1, 1, 1, 1, 1.3, 1.3, 1.3])
     # Callbacks run before the page is drawn, so the buttons show the state they caused.
     state = job.state
@@ -502,14 +515,15 @@ def load_uploaded_model(upload) -> dict[str, Any] | None:
 
 
 def _dataset_of(info: dict[str, Any]):
-    spec = info.get("dataset") or {}
-    if spec.get("name") in datasets.names():
-        try:
-            return spec["name"], _cached_dataset(spec["name"],
-                                                  tuple(sorted(spec.get("params", {}).items())))
-        except ValueError:
-            return None, None
-    return None, None
+    spec = info.get("dataset") if isinstance(info, dict) else None
+    if not isinstance(spec, dict) or spec.get("name") not in datasets.names():
+        return None, None
+    params = spec.get("params")
+    try:
+        return spec["name"], _cached_dataset(
+            spec["name"], tuple(sorted(params.items())) if isinstance(params, dict) else ())
+    except (ValueError, TypeError):
+        return None, None
 
 
 def model_summary(loaded: dict[str, Any]) -> None:
@@ -517,7 +531,7 @@ def model_summary(loaded: dict[str, Any]) -> None:
     if message := st.session_state.pop("continue-error", None):
         st.error(message)
     flow, meta = loaded["flow"], loaded["meta"]
-    info = meta.get("info") or {}
+    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
     left, right = st.columns(2)
     with left:
         st.subheader("Config")
@@ -547,7 +561,7 @@ def model_summary(loaded: dict[str, Any]) -> None:
 
 def continue_training(run: SessionRun, loaded: dict[str, Any]) -> None:
     """Make the loaded model this session's run, with its dataset and training config."""
-    flow, info = loaded["flow"], loaded["meta"].get("info") or {}
+    flow, info = loaded["flow"], loaded["flow"].info
     name, dataset = _dataset_of(info)
     if dataset is None:
         name = st.session_state.get("dataset")
@@ -562,7 +576,8 @@ def continue_training(run: SessionRun, loaded: dict[str, Any]) -> None:
         train = fc.TrainConfig.from_dict(info.get("train_config") or {})
     except (ValueError, TypeError):
         train = fc.TrainConfig()
-    train = dataclasses.replace(train, steps=max(train.steps, 1) + 10_000)
+    most = int(fc.TrainConfig.limits("steps")[1])
+    train = dataclasses.replace(train, steps=min(most, train.steps + 10_000))
     experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
     build_job(run, experiment, flow=flow)
     _set_fields(flow.config, train)

@@ -200,3 +200,11 @@ def test_dataset_knobs_and_sampling_are_bounded():
     for seed in (-1, 2**32, 1.5):
         with pytest.raises(ValueError, match="seed"):
             ds.sample(5, seed=seed)
+
+
+def test_nan_literals_are_found_but_base64_letters_are_not():
+    from hostile_helpers import figure_problems
+
+    assert figure_problems('{"data": [{"x": [1, NaN]}]}', "c") == ["c: the figure JSON contains NaN"]
+    # The letters inside a string (as in a base64 payload) are not a NaN.
+    assert figure_problems('{"data": [{"name": "+NaN+Infinity", "x": [1, 2]}]}', "c") == []

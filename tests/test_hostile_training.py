@@ -205,6 +205,7 @@ def test_dataset_knobs_and_sampling_are_bounded():
 def test_nan_literals_are_found_but_base64_letters_are_not():
     from hostile_helpers import figure_problems
 
-    assert figure_problems('{"data": [{"x": [1, NaN]}]}', "c") == ["c: the figure JSON contains NaN"]
+    found = figure_problems('{"data": [{"x": [1, NaN]}]}', "c")
+    assert found == ["c: the figure JSON contains NaN"]
     # The letters inside a string (as in a base64 payload) are not a NaN.
     assert figure_problems('{"data": [{"name": "+NaN+Infinity", "x": [1, 2]}]}', "c") == []

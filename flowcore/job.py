@@ -30,7 +30,39 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "diverged")
 # The CLI, alone on the machine, asks for up to two threads instead.
 JOB_THREADS = 1
 MAX_TRAINING_JOBS = max(1, os.cpu_count() or 1)
-_training_slots = threading.BoundedSemaphore(MAX_TRAINING_JOBS)
+
+
+class _FairSlots:
+    """At most ``n`` jobs compute at once, and waiting jobs get a slot first come, first served
+    (a plain semaphore lets the job that just released a slot take it straight back)."""
+
+    def __init__(self, n: int):
+        self._free, self._queue, self._cond = n, [], threading.Condition()
+
+    def acquire(self, ticket: object, timeout: float) -> bool:
+        with self._cond:
+            if ticket not in self._queue:
+                self._queue.append(ticket)
+            ok = self._cond.wait_for(lambda: self._queue.index(ticket) < self._free, timeout)
+            if ok:
+                self._queue.remove(ticket)
+                self._free -= 1
+            return ok
+
+    def leave(self, ticket: object) -> None:
+        """Give up a place in the queue (the job stopped waiting)."""
+        with self._cond:
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+
+_training_slots = _FairSlots(MAX_TRAINING_JOBS)
 _all_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
 
@@ -217,6 +249,8 @@ class TrainingJob:
         steps_per_chunk = 1
         while True:
             with self._lock:
+                if self.state != "running":
+                    _training_slots.leave(self)  # a paused job must not hold others' places
                 while self.state == "paused" and not self._stop_requested:
                     if time.monotonic() - self._last_read > self.idle_timeout:
                         break
@@ -228,8 +262,8 @@ class TrainingJob:
                     self.note = f"Stopped: nobody watched this run for {self.idle_timeout:g} s."
                     self._publish()
                     break
-            if not _training_slots.acquire(timeout=0.2):
-                continue  # another job has the slot: wait our turn
+            if not _training_slots.acquire(self, timeout=0.2):
+                continue  # other jobs hold the slots: keep our place in the queue
             try:
                 with self._lock:
                     if self.state != "running" or self._stop_requested:
@@ -251,5 +285,6 @@ class TrainingJob:
             # Size the chunks so the controls stay responsive at any model size.
             rate = steps_per_chunk / max(took, 1e-6)
             steps_per_chunk = max(1, min(1000, int(rate * self.chunk_seconds)))
+        _training_slots.leave(self)
         with self._lock:
             self._publish()

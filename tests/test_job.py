@@ -137,3 +137,16 @@ def test_training_goes_on_after_divergence_when_the_rate_is_lowered():
     assert wait_for(lambda: job.snapshot().step > stuck + 20)
     job.stop()
     assert job.snapshot().stopped_reason is None
+
+
+def test_more_jobs_than_slots_all_make_progress():
+    from flowcore.job import MAX_TRAINING_JOBS
+
+    jobs = [make_job() for _ in range(MAX_TRAINING_JOBS + 1)]
+    for job in jobs:
+        job.start()
+    try:
+        assert wait_for(lambda: all(job.snapshot().step >= 10 for job in jobs), timeout=60)
+    finally:
+        for job in jobs:
+            job.stop()

@@ -367,6 +367,30 @@ def samples_csv(flow: fc.Flow, n: int = PANEL_SAMPLES) -> bytes:
     return out.getvalue().encode()
 
 
+def _downloads(job: fc.TrainingJob) -> None:
+    """Download model / samples, with the file's bytes in the page.
+
+    Streamlit keeps a file made at click time (a callable ``data``) only until the next two script
+    runs finish, and the live panels rerun every second, so such a download often vanished before
+    the browser fetched it. Bytes made here stay served while the button shows them, and this
+    fragment refreshes them every HEARTBEAT_SECONDS while the job trains.
+    """
+    @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
+    def buttons() -> None:
+        left, right = st.columns(2)
+        left.download_button(
+            "Download model", model_bytes(job), file_name="flow.safetensors",
+            mime="application/octet-stream", key="download-model", on_click="ignore",
+            help="The best weights so far, as .safetensors (load them on the Model page)",
+        )
+        right.download_button(
+            "Download samples (CSV)", samples_csv(job.snapshot().flow),
+            file_name="samples.csv", mime="text/csv", key="download-samples", on_click="ignore",
+        )
+
+    buttons()
+
+
 def controls(run: SessionRun, experiment: Experiment) -> None:
     """Train / Pause / Step / Reset, and the model downloads."""
     job = ensure_job(run, experiment)
@@ -374,7 +398,7 @@ def controls(run: SessionRun, experiment: Experiment) -> None:
         st.error(message)
     if job is None:
         st.stop()
-    cols = st.columns([1, 1, 1, 1, 1.3, 1.3, 1.3])
+    cols = st.columns([1, 1, 1, 1, 1, 2.6])
     # Callbacks run before the page is drawn, so the buttons show the state they caused.
     state = job.state
     cols[0].button("Train", key="train", type="primary", disabled=state == "running",
@@ -386,14 +410,8 @@ def controls(run: SessionRun, experiment: Experiment) -> None:
                    args=(step_by,), help="Run one step (or ten) while paused")
     cols[4].button("Reset", key="reset", on_click=build_job, args=(run, experiment),
                    help="Start over with the sidebar's settings")
-    cols[5].download_button(
-        "Download model", lambda: model_bytes(job), file_name="flow.safetensors",
-        mime="application/octet-stream", key="download-model", on_click="ignore",
-    )
-    cols[6].download_button(
-        "Download samples (CSV)", lambda: samples_csv(job.snapshot().flow),
-        file_name="samples.csv", mime="text/csv", key="download-samples", on_click="ignore",
-    )
+    with cols[5]:
+        _downloads(job)
     if run.experiment is not None and experiment.needs_new_model(run.experiment):
         st.info("You changed settings that need a new model (data, architecture, sizes or "
                 "schedule). Press **Reset** to apply them; the current run goes on until then.")

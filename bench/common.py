@@ -88,14 +88,14 @@ PROFILES: dict[str, Profile] = {
         table_seconds=1.5, table_workers=2, table_evals=1, table_n_test=5000,
         throughput_rounds=2, throughput_window=0.1, throughput_warmup=2,
         sampling_repeats=1, sampling_n=20_000, grid_side=200, maf_dims=(2, 4, 8),
-        figure_repeats=1, entropy_check_n=100_000,
+        figure_repeats=3, entropy_check_n=100_000,
     ),
     "full": Profile(
         name="full", ttq_seconds=60.0, ttq_slice=1.0, eval_first=0.25, eval_growth=1.08,
         table_seconds=12.0, table_workers=2, table_evals=6, table_n_test=N_TEST,
         throughput_rounds=5, throughput_window=0.3, throughput_warmup=20,
         sampling_repeats=3, sampling_n=100_000, grid_side=400, maf_dims=(2, 4, 8, 16),
-        figure_repeats=3, entropy_check_n=1_000_000,
+        figure_repeats=7, entropy_check_n=1_000_000,
     ),
 }
 

@@ -278,12 +278,21 @@ def test_latent_figure_draws_sigma_circles_of_radius_one_two_three():
     assert _axis_titles(fig) == ("z₁", "z₂")
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     assert fig.layout.uirevision == "latent"
-    (trace,) = fig.data
-    assert_float32_arrays(trace)
-    np.testing.assert_allclose(trace.x, z[:, 0], rtol=1e-6)
-    colour = trace.marker.color
-    assert colour.dtype == np.float32 and colour.shape == (800,)
-    assert (-math.pi <= colour).all() and (colour <= math.pi).all()
+    # Coloured by direction in data space: one trace (one colour) per sector of the angle.
+    assert len(fig.data) == plots.DIRECTION_SECTORS
+    assert len({trace.marker.color for trace in fig.data}) == plots.DIRECTION_SECTORS
+    angle = plots.direction_colour(data)
+    width = 2 * math.pi / plots.DIRECTION_SECTORS
+    drawn = []
+    for k, trace in enumerate(fig.data):
+        assert_float32_arrays(trace)
+        lo, hi = -math.pi + k * width, -math.pi + (k + 1) * width
+        inside = (angle >= lo - 1e-6) & (angle <= hi + 1e-6)
+        mine = z[inside]
+        assert len(trace.x) == len(mine)
+        np.testing.assert_allclose(np.sort(trace.x), np.sort(mine[:, 0]), rtol=1e-6)
+        drawn.append(len(trace.x))
+    assert sum(drawn) == len(z)
 
 
 def test_direction_colour_is_the_angle_around_the_standardised_mean():
@@ -298,7 +307,7 @@ def test_latent_figure_keeps_only_points_finite_in_both_spaces():
     z[:5] = np.nan
     x[5:8] = np.inf
     fig = plots.latent_figure(z, x)
-    assert len(fig.data[0].x) == 92
+    assert sum(len(trace.x) for trace in fig.data) == 92
     assert_all_finite(fig)
     with pytest.raises(ValueError, match="same number of points"):
         plots.latent_figure(z[:10], x)

@@ -26,3 +26,33 @@ def perturbed_flow(arch: str, dim: int = 2, layers: int = 4, hidden: int = 16, s
         for p in flow.parameters():
             p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
     return flow
+
+
+# -- the app's tests (tests/test_app*.py, test_hostile_*.py, test_browser.py) --------------------
+@pytest.fixture
+def float32():
+    """The app trains in float32, as users get it."""
+    torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(scope="module")
+def own_sessions():
+    """Each AppTest is its own browser session (see app_helpers.distinct_sessions)."""
+    from app_helpers import distinct_sessions
+
+    with distinct_sessions():
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright (skips without it, unless REQUIRE_BROWSER=1)."""
+    from app_helpers import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -1,16 +1,15 @@
 """The dashboard under Streamlit's AppTest: pages load, controls drive the session's job."""
 
 import time
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from app_helpers import APP, status, step_of
 from streamlit.testing.v1 import AppTest
 
 import flowcore as fc
 from flowcore.job import live_jobs
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CHARTS = ("density", "samples", "latent", "nll")
 
 
@@ -25,16 +24,6 @@ def app():
     for job in live_jobs():
         job.stop()
     st.cache_resource.clear()
-
-
-def status(at) -> str:
-    lines = [m.value for m in at.markdown if " · step " in m.value]
-    assert lines, [m.value for m in at.markdown]
-    return lines[0]
-
-
-def step_of(at) -> int:
-    return int(status(at).split(" · step ")[1].split(" ")[0].replace(",", ""))
 
 
 def test_train_page_loads_with_the_seed_configuration(app):

@@ -11,10 +11,9 @@ import tomllib
 
 import numpy as np
 import pytest
-from hostile_helpers import (
+from app_helpers import (
     ROOT,
     USER_DATA,
-    distinct_sessions,
     messages,
     new_app,
     run_until,
@@ -29,16 +28,11 @@ from PIL import Image
 
 from flowcore import datasets
 
+pytestmark = pytest.mark.usefixtures("own_sessions")
+
 KEY = "upload-data"
 ROWS = "".join(f"{i},{(i * i) % 7}\n" for i in range(30))  # 30 rows, both columns vary
 GOOD = "a,b,c\n" + "".join(f"{i % 7},{(i * 3) % 11},{i % 5 + 0.5}\n" for i in range(200))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_sessions():
-    """Each AppTest is its own browser session (see hostile_helpers.distinct_sessions)."""
-    with distinct_sessions():
-        yield
 
 
 def png(image: Image.Image, fmt: str = "PNG") -> bytes:

@@ -12,10 +12,9 @@ import struct
 import numpy as np
 import pytest
 import torch
-from hostile_helpers import (
+from app_helpers import (
     PeakRSS,
     chart_problems,
-    distinct_sessions,
     messages,
     new_app,
     status,
@@ -26,20 +25,10 @@ from safetensors.torch import save as st_save
 
 import flowcore as fc
 
+pytestmark = pytest.mark.usefixtures("float32", "own_sessions")
+
 KEY = "upload-model"
 MEMORY_LIMIT = 64 * 2**20  # peak RSS growth allowed while the app rejects one hostile file
-
-
-@pytest.fixture(autouse=True)
-def _float32():
-    torch.set_default_dtype(torch.float32)  # as in the app
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_sessions():
-    """Each AppTest is its own browser session (see hostile_helpers.distinct_sessions)."""
-    with distinct_sessions():
-        yield
 
 
 # -- building hostile files -----------------------------------------------------------------------

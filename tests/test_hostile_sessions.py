@@ -2,12 +2,11 @@
 closed tabs stop their jobs, a crash loses nothing downloaded, and memory stays flat (soak).
 
 The AppTest tests run in-process. The browser tests drive Debian's Chromium against one real
-``streamlit run app.py`` per module (see hostile_helpers.Server: it also reports the server's live
+``streamlit run app.py`` per module (see app_helpers.Server: it also reports the server's live
 training jobs and RSS). They skip without Chromium unless REQUIRE_BROWSER=1.
 """
 
 import os
-import re
 import sys
 import threading
 import time
@@ -15,37 +14,30 @@ from urllib.parse import urlencode
 
 import pytest
 import torch
-from hostile_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from app_helpers import (
     SMALL,
     Server,
-    distinct_sessions,
+    button,
+    click,
     new_app,
+    page_errors,
+    page_status,
     require_browser,
     status,
+    step_in,
     step_of,
     stop_all_jobs,
     wait_for,
+    wait_status,
 )
 
 import flowcore as fc
 from flowcore.job import live_jobs
 
+pytestmark = pytest.mark.usefixtures("float32", "own_sessions")
+
 MB = 2**20
 DOWNLOADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _float32():
-    torch.set_default_dtype(torch.float32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_sessions():
-    """Each AppTest is its own browser session (see hostile_helpers.distinct_sessions)."""
-    with distinct_sessions():
-        yield
 
 
 # -- AppTest sessions -----------------------------------------------------------------------------
@@ -153,59 +145,6 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _button(page, key: str):
-    return page.locator(f".st-key-{key} button").first
-
-
-def _click(page, key: str) -> None:
-    """Click a control once it is enabled. Live charts redraw around it every second on a busy
-    machine, so when Playwright finds it never "stable", the click is dispatched directly."""
-    button = _button(page, key)
-    page.wait_for_function(
-        f"() => {{ const b = document.querySelector('.st-key-{key} button');"
-        f" return b && !b.disabled; }}", timeout=60_000)
-    try:
-        button.click(timeout=10_000)
-    except Exception:  # noqa: BLE001 (Playwright's TimeoutError): fall back to a DOM click
-        button.dispatch_event("click")
-
-
-def _status(page) -> str:
-    return page.locator(".st-key-status").first.inner_text(timeout=60_000)
-
-
-def _step(text: str) -> int:
-    match = re.search(r"step ([\d,]+)", text)
-    assert match, text
-    return int(match.group(1).replace(",", ""))
-
-
-def _wait_status(page, word: str, timeout: float = 60.0, label: str = "") -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        text = _status(page)
-        if word in text or time.monotonic() > deadline:
-            assert word in text, f"{label} still shows {text!r} after {timeout:g} s"
-            return text
-        time.sleep(0.3)
-
-
-def _app_errors(page) -> list[str]:
-    return page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]') \
-        .all_inner_texts()
-
-
 def _url(server, **query) -> str:
     return f"{server.url}/?{urlencode({**SMALL, 'steps': '1000000', **query})}"
 
@@ -219,13 +158,13 @@ def test_four_browser_sessions_train_at_once_and_closing_three_stops_their_jobs(
         for seed, page in enumerate(pages, start=1):
             page.goto(_url(server, seed=seed))
         for page in pages:
-            _wait_status(page, "idle")
+            wait_status(page, "idle")
         for page in pages:
-            _click(page, "train")
+            click(page, "train")
         for seed, page in enumerate(pages, start=1):
-            text = _status(page)
+            text = page_status(page)
             if "running" not in text:
-                text = _wait_status(page, "running", timeout=60, label=f"session {seed}")
+                text = wait_status(page, "running", timeout=60, label=f"session {seed}")
 
         def by_seed():
             return {job["seed"]: job for job in server.jobs()}
@@ -235,16 +174,16 @@ def test_four_browser_sessions_train_at_once_and_closing_three_stops_their_jobs(
             server.jobs()
 
         # Independent: pausing session 1 holds its job only; the other three keep training.
-        _click(pages[0], "pause")
-        _wait_status(pages[0], "paused")
+        click(pages[0], "pause")
+        wait_status(pages[0], "paused")
         before = by_seed()
         time.sleep(2)
         after = by_seed()
         assert after[1]["state"] == "paused" and after[1]["step"] == before[1]["step"]
         for seed in (2, 3, 4):
             assert after[seed]["state"] == "running" and after[seed]["step"] > before[seed]["step"]
-        _click(pages[0], "train")
-        _wait_status(pages[0], "running")
+        click(pages[0], "train")
+        wait_status(pages[0], "running")
 
         # Closing three tabs stops their jobs well within the idle timeout.
         idle_timeout = max(job["idle_timeout"] for job in server.jobs())
@@ -260,7 +199,7 @@ def test_four_browser_sessions_train_at_once_and_closing_three_stops_their_jobs(
         # The remaining session is unaffected.
         step = by_seed()[1]["step"]
         assert wait_for(lambda: by_seed()[1]["step"] > step, timeout=20)
-        assert "running" in _status(pages[0]) and not _app_errors(pages[0])
+        assert "running" in page_status(pages[0]) and not page_errors(pages[0])
     finally:
         for context in contexts:
             context.close()
@@ -275,9 +214,9 @@ def test_ten_minutes_of_training_grow_the_server_memory_by_less_than_100_mb(serv
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
     page.goto(f"{server.url}/?steps=1000000")
-    _wait_status(page, "idle")
-    _click(page, "train")
-    _wait_status(page, "running")
+    wait_status(page, "idle")
+    click(page, "train")
+    wait_status(page, "running")
     started = time.monotonic()
     time.sleep(min(60.0, minutes * 60 / 5))  # warm-up: caches, allocator pools, first figures
     base = server.rss()
@@ -285,13 +224,13 @@ def test_ten_minutes_of_training_grow_the_server_memory_by_less_than_100_mb(serv
     while time.monotonic() - started < minutes * 60:
         time.sleep(30)
         samples.append((time.monotonic() - started, server.rss()))
-        assert "running" in _status(page), _status(page)
+        assert "running" in page_status(page), page_status(page)
     growth = samples[-1][1] - base
     peak = max(rss for _, rss in samples) - base
-    steps = _step(_status(page))
+    steps = step_in(page_status(page))
     print(f"soak: {steps:,} steps in {minutes:g} min; server RSS {base / MB:.0f} MB -> "
           f"{samples[-1][1] / MB:.0f} MB (growth {growth / MB:.1f} MB, peak +{peak / MB:.1f} MB)")
-    assert not _app_errors(page)
+    assert not page_errors(page)
     assert growth < 100 * MB and peak < 100 * MB, [(round(t), r // MB) for t, r in samples]
     context.close()
 
@@ -302,10 +241,10 @@ def test_a_crash_loses_no_download_and_a_restart_gives_a_fresh_app(server, brows
     page = context.new_page()
     try:
         page.goto(_url(server, seed=7))
-        _wait_status(page, "idle")
-        _click(page, "train")
-        _wait_status(page, "running")
-        assert wait_for(lambda: _step(_status(page)) >= 30, timeout=60), _status(page)
+        wait_status(page, "idle")
+        click(page, "train")
+        wait_status(page, "running")
+        assert wait_for(lambda: step_in(page_status(page)) >= 30, timeout=60), page_status(page)
         # Every click gets the file while the live panels rerun around the button, even when the
         # browser fetches it 50 ms late (a remote server). Files made at click time failed 5 of 12.
         page.route("**/media/*.bin", lambda route: (time.sleep(0.05), route.continue_()))
@@ -313,13 +252,13 @@ def test_a_crash_loses_no_download_and_a_restart_gives_a_fresh_app(server, brows
         failures = []
         for attempt in range(DOWNLOADS):
             with page.expect_download(timeout=60_000) as download:
-                _button(page, "download-model").click()
+                button(page, "download-model").click()
             failures.append(download.value.failure())
             if failures[-1] is None:
                 download.value.save_as(path)
             time.sleep(0.7 * attempt)  # spread the clicks over the refresh cycle
         assert failures == [None] * DOWNLOADS, f"downloads failed while training: {failures}"
-        assert "running" in _status(page)
+        assert "running" in page_status(page)
 
         server.kill()  # mid-training, no shutdown hooks
         flow = fc.load(path)
@@ -330,14 +269,14 @@ def test_a_crash_loses_no_download_and_a_restart_gives_a_fresh_app(server, brows
 
         server.start()
         page.reload()
-        text = _wait_status(page, "idle")
-        assert _step(text) == 0, text
+        text = wait_status(page, "idle")
+        assert step_in(text) == 0, text
         for key in ("density", "samples", "latent", "nll"):
             page.locator(f".st-key-{key} .js-plotly-plot").first.wait_for(timeout=60_000)
-        assert not _app_errors(page), _app_errors(page)
-        _click(page, "train")
-        _wait_status(page, "running")
-        assert wait_for(lambda: _step(_status(page)) > 0, timeout=60)
-        assert not _app_errors(page)
+        assert not page_errors(page), page_errors(page)
+        click(page, "train")
+        wait_status(page, "running")
+        assert wait_for(lambda: step_in(page_status(page)) > 0, timeout=60)
+        assert not page_errors(page)
     finally:
         context.close()

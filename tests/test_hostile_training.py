@@ -12,10 +12,8 @@ import math
 import re
 
 import pytest
-import torch
-from hostile_helpers import (
+from app_helpers import (
     chart_problems,
-    distinct_sessions,
     new_app,
     run_until,
     status,
@@ -26,21 +24,11 @@ from hostile_helpers import (
 import flowcore as fc
 from flowcore import datasets
 
+pytestmark = pytest.mark.usefixtures("float32", "own_sessions")
+
 # The divergence set-up of tests/test_train.py (every architecture diverges there in < 100 steps).
 DIVERGE = {"layers": "4", "hidden": "32", "batch_size": "0", "n_train": "3000"}
 NONFINITE = re.compile(r"\b(nan|inf|-inf|infinity)\b", re.IGNORECASE)
-
-
-@pytest.fixture(autouse=True)
-def _float32():
-    torch.set_default_dtype(torch.float32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_sessions():
-    """Each AppTest is its own browser session (see hostile_helpers.distinct_sessions)."""
-    with distinct_sessions():
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +191,7 @@ def test_dataset_knobs_and_sampling_are_bounded():
 
 
 def test_nan_literals_are_found_but_base64_letters_are_not():
-    from hostile_helpers import figure_problems
+    from app_helpers import figure_problems
 
     found = figure_problems('{"data": [{"x": [1, NaN]}]}', "c")
     assert found == ["c: the figure JSON contains NaN"]

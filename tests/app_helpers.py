@@ -5,7 +5,7 @@
   whose data is all missing.
 - ``PeakRSS``: the peak resident-memory growth of this process inside a ``with`` block.
 - ``Server``: a real ``streamlit run app.py`` on a free port, for the browser tests. It runs this
-  file as ``python tests/hostile_helpers.py serve app.py --server.port P ...``: Streamlit's own CLI
+  file as ``python tests/app_helpers.py serve app.py --server.port P ...``: Streamlit's own CLI
   (``streamlit run``) in-process, plus a monitor thread that writes the process's live training jobs
   and RSS to a JSON file several times a second, so a test can see the server's jobs from outside.
 """
@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -338,6 +339,54 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+# -- a page in the browser ------------------------------------------------------------------------
+def button(page, key: str):
+    """The button inside the element with the stable ``key``."""
+    return page.locator(f".st-key-{key} button").first
+
+
+def click(page, key: str) -> None:
+    """Click a control once it is enabled. Live charts redraw around it every second on a busy
+    machine, so when Playwright finds it never "stable", the click is dispatched directly."""
+    target = button(page, key)
+    page.wait_for_function(
+        f"() => {{ const b = document.querySelector('.st-key-{key} button');"
+        f" return b && !b.disabled; }}", timeout=60_000)
+    try:
+        target.click(timeout=10_000)
+    except Exception:  # noqa: BLE001 (Playwright's TimeoutError): fall back to a DOM click
+        target.dispatch_event("click")
+
+
+def page_status(page) -> str:
+    """The status line's text."""
+    return page.locator(".st-key-status").first.inner_text(timeout=60_000)
+
+
+def step_in(text: str) -> int:
+    """The step count in a status line."""
+    match = re.search(r"step ([\d,]+)", text)
+    assert match, text
+    return int(match.group(1).replace(",", ""))
+
+
+def wait_status(page, word: str, timeout: float = 60.0, label: str = "") -> str:
+    """Wait until the status line shows ``word``; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = page_status(page)
+        if word in text or time.monotonic() > deadline:
+            assert word in text, f"{label} still shows {text!r} after {timeout:g} s"
+            return text
+        time.sleep(0.3)
+
+
+def page_errors(page) -> list[str]:
+    """The texts of every exception and error box on the page."""
+    return page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]') \
+        .all_inner_texts()
 
 
 def wait_for(predicate, timeout: float, every: float = 0.25) -> bool:

@@ -68,16 +68,16 @@ def _header(results: Results) -> list[str]:
             "",
         ]
     machine = run.get("machine", {})
-    loads = [x for x in (machine.get("load_average") or [None])[:1]
-             + (run.get("load_average_end") or [None])[:1] if x is not None]
+    # The load at the start says whether other processes were running. The load at the end
+    # counts the suite's own last section (the KL table's worker processes), so it is not used.
+    start_load = (machine.get("load_average") or [None])[0]
     cores = machine.get("cores") or 1
-    if loads and max(loads) > 0.75 * cores:
+    if start_load is not None and start_load > 0.75 * cores:
         lines += [
-            f"> **Busy machine.** The 1-minute load average was {loads[0]:.1f} at the start"
-            + (f" and {loads[-1]:.1f} at the end" if len(loads) > 1 else "")
-            + f" on {cores} cores: other processes competed for the CPU, so rates are low, "
-            "durations long, and multi-threaded rows hit hardest (see *Torch threads*). Rerun "
-            "on an idle machine before quoting these numbers.",
+            f"> **Busy machine.** The 1-minute load average was {start_load:.1f} at the start on "
+            f"{cores} cores: other processes competed for the CPU, so rates are low, durations "
+            "long, and multi-threaded rows hit hardest (see *Torch threads*). Rerun on an idle "
+            "machine before quoting these numbers.",
             "",
         ]
     lines += [

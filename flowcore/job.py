@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import sys
 import threading
 import time
 import weakref
@@ -30,6 +31,11 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "diverged")
 # The CLI, alone on the machine, asks for up to two threads instead.
 JOB_THREADS = 1
 MAX_TRAINING_JOBS = max(1, os.cpu_count() or 1)
+# A training thread releases the GIL around every torch op and must win it back after each one.
+# While another thread runs Python (a dashboard building a figure), CPython hands the GIL over
+# only every sys.getswitchinterval() seconds, 5 ms by default, so a step of a few hundred ops
+# crawls. A shorter interval lets training keep its pace beside the page (bench/dashboard.py).
+GIL_SWITCH_INTERVAL = 5e-4
 
 
 class _FairSlots:
@@ -67,9 +73,10 @@ _all_jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
 
 def configure_threads(threads: int = JOB_THREADS) -> None:
-    """Set torch's intra-op thread count for this process."""
+    """Set torch's intra-op thread count and the GIL switch interval for this process."""
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
 
 
 def live_jobs() -> list[TrainingJob]:

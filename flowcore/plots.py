@@ -46,7 +46,7 @@ Bounds = tuple[float, float, float, float]
 LOG_DENSITY_DEPTH = 12.0
 #: Points per batch when a plot evaluates a flow: small enough that activations stay in cache.
 EVAL_CHUNK = 4096
-#: Cells per axis of the dashboard's live heatmap, which is evaluated every two seconds beside
+#: Cells per axis of the dashboard's live heatmap, which is evaluated every few seconds beside
 #: training. The seed model (206k parameters) costs about 0.5 ms per 100 points on one core, so
 #: 120×120 takes ~85 ms and 200×200 ~200 ms (bench/dashboard.py measures it).
 LIVE_DENSITY_RESOLUTION = 120

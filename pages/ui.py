@@ -24,7 +24,7 @@ from flowcore.presets import PRESETS
 PANEL_SAMPLES = 1000
 CSV_SAMPLES = 5000
 REFRESH_SECONDS = 1.0
-HEATMAP_REFRESH_SECONDS = 2.0
+HEATMAP_REFRESH_SECONDS = 3.0
 MAX_SAVED_RUNS = 8
 # A job with no reader for this long stops (the tab was closed). Every page's sidebar reads the
 # job at least every HEARTBEAT_SECONDS while it runs, so only a closed tab goes quiet.
@@ -378,7 +378,7 @@ def _downloads(job: fc.TrainingJob) -> None:
     """
     @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
     def buttons() -> None:
-        left, right = st.columns(2)
+        left, right = st.columns([1, 1.3])
         left.download_button(
             "Download model", model_bytes(job), file_name="flow.safetensors",
             mime="application/octet-stream", key="download-model", on_click="ignore",

@@ -1,0 +1,94 @@
+"""Retake the README's screenshots: ``.venv/bin/python docs/screenshots.py`` (about 3 minutes).
+
+Starts ``streamlit run app.py`` on a free port, drives Debian's Chromium through the tour (train
+the seed configuration, look inside the flow, compare RealNVP with NSF on the checkerboard, the
+Learn page), and writes ``docs/*.png``. Each shot waits until no element is stale, so no panel is
+caught greyed out mid-refresh.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from app_helpers import (  # noqa: E402 (the test helpers start the server and find Chromium)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    click,
+    page_status,
+    step_in,
+    wait_for,
+    wait_status,
+)
+
+DOCS = ROOT / "docs"
+SETTLED_JS = "() => !document.querySelector('[data-stale=\"true\"]')"
+
+
+def settle(page, seconds: float = 1.5) -> None:
+    """Wait until nothing on the page is stale (mid-rerun), then a little more for Plotly."""
+    page.wait_for_function(SETTLED_JS, timeout=120_000)
+    time.sleep(seconds)
+    page.wait_for_function(SETTLED_JS, timeout=120_000)
+
+
+def shoot(page, name: str, selector: str | None = None) -> None:
+    """The viewport (Streamlit scrolls inside its main area), or the element at ``selector``."""
+    settle(page)
+    path = DOCS / name
+    if selector:
+        page.locator(selector).first.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    server = Server(Path("/tmp/flowcore-screenshots.json")).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1750})
+
+            # Train: the seed configuration, mid-training.
+            page.goto(server.url)
+            wait_status(page, "idle")
+            click(page, "train")
+            wait_status(page, "running")
+            assert wait_for(lambda: step_in(page_status(page)) >= 400, timeout=120)
+            shoot(page, "train-page.png")
+            click(page, "pause")
+            wait_status(page, "paused")
+
+            # Inside the flow: layer by layer, the grid, a point, the truth.
+            page.get_by_role("link", name="Inside the flow").click()
+            page.locator(".st-key-layers-view .js-plotly-plot").first.wait_for(timeout=60_000)
+            shoot(page, "inside-page.png")
+            for view in ("grid", "truth"):
+                page.locator(f".st-key-{view}-view .js-plotly-plot").first.wait_for(timeout=60_000)
+                shoot(page, f"inside-{view}.png", f".st-key-{view}-view")
+
+            # Compare: RealNVP against NSF on the checkerboard (the form's defaults), one click.
+            page.get_by_role("link", name="Compare").click()
+            click(page, "compare-train")
+            page.locator(".st-key-compare-view .js-plotly-plot").first.wait_for(timeout=600_000)
+            shoot(page, "compare-page.png")
+
+            # Learn: the formulas with the live model's numbers.
+            page.get_by_role("link", name="Learn").click()
+            page.locator(".katex").first.wait_for(timeout=60_000)
+            shoot(page, "learn-page.png")
+            browser.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

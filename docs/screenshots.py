@@ -71,7 +71,7 @@ def main() -> None:
             page.get_by_role("link", name="Inside the flow").click()
             page.locator(".st-key-layers-view .js-plotly-plot").first.wait_for(timeout=60_000)
             shoot(page, "inside-page.png")
-            for view in ("grid", "truth"):
+            for view in ("truth",):
                 page.locator(f".st-key-{view}-view .js-plotly-plot").first.wait_for(timeout=60_000)
                 shoot(page, f"inside-{view}.png", f".st-key-{view}-view")
 

@@ -1088,6 +1088,35 @@ def from_image(data: bytes | Any, max_side: int = IMAGE_MAX_SIDE,
     return ImageDensity(darkness, name, params, notice)
 
 
+def from_grid(weights: Any, name: str = "drawing") -> ImageDensity:
+    r"""A 2-D density proportional to non-negative ``weights`` on a grid of cells.
+
+    The grid is laid out like an image (row 0 at the top) whose longer side spans ``[-4, 4]``; the
+    density is constant within a cell, so it is known exactly. The dashboard's drawing canvas
+    makes its dataset this way, from the cells a user marked.
+
+    Raises:
+        ValueError: for a grid that is not 2-D, larger than 1024 cells on a side, holds a
+            negative or non-finite weight, or marks no cell at all.
+
+    Example:
+        >>> round(from_grid(np.ones((2, 2))).entropy(), 3)  # uniform on [-4, 4]²: log 64
+        4.159
+    """
+    grid = np.asarray(weights, dtype=np.float64)
+    if grid.ndim != 2 or min(grid.shape) < 1 or max(grid.shape) > 1024:
+        raise ValueError(f"expected a 2-D grid of at most 1024x1024 cells, got shape {grid.shape}")
+    if not np.isfinite(grid).all() or (grid < 0).any():
+        raise ValueError("every weight must be a finite number >= 0")
+    if not (grid > 0).any():
+        raise ValueError("nothing is drawn: mark at least one cell")
+    params = {"width": grid.shape[1], "height": grid.shape[0]}
+    density = ImageDensity(grid, name, params, notice=None)
+    density.description = (f"Your drawing: {int((grid > 0).sum())} cells of a "
+                           f"{grid.shape[1]}x{grid.shape[0]} grid, each as likely as its weight.")
+    return density
+
+
 def _luminance(image: Any) -> Any:
     r"""The image in grey levels from 0 (black) to 255 (white), as a PIL image."""
     from PIL import Image

@@ -366,6 +366,45 @@ def density_figure(flow: Flow, data: Any = None, bounds: Sequence[float] | None 
     )
 
 
+# -- drawing a dataset ----------------------------------------------------------------------------
+def drawing_grid(side: int) -> np.ndarray:
+    """The centres of a ``side × side`` grid of cells on ``[-4, 4]²``, row by row from the bottom:
+    point ``k`` is cell ``(k // side, k % side)`` (row from the bottom, column from the left)."""
+    centres = (np.arange(side) + 0.5) / side * 8.0 - 4.0
+    x, y = np.meshgrid(centres, centres)
+    return np.stack([x.ravel(), y.ravel()], axis=1)
+
+
+def drawn_weights(side: int, cells: Any) -> np.ndarray:
+    """The drawn cells (indices into :func:`drawing_grid`) as an image-like grid of 0/1 weights,
+    row 0 at the top, for :func:`flowcore.datasets.from_grid`."""
+    weights = np.zeros((side, side))
+    for k in cells:
+        if 0 <= int(k) < side * side:
+            row, col = divmod(int(k), side)
+            weights[side - 1 - row, col] = 1.0
+    return weights
+
+
+def drawing_figure(side: int, cells: Any) -> go.Figure:
+    """A canvas: every cell centre as a faint point to box- or lasso-select, the drawn ones dark."""
+    grid = drawing_grid(side)
+    drawn = sorted(k for k in cells if 0 <= int(k) < side * side)
+    traces = [
+        go.Scatter(x=_f32(grid[:, 0]), y=_f32(grid[:, 1]), mode="markers", name="canvas",
+                   marker={"color": "rgba(120, 120, 120, 0.25)", "size": 5, "line": {"width": 0}},
+                   hoverinfo="skip"),
+        go.Scatter(x=_f32(grid[drawn, 0]), y=_f32(grid[drawn, 1]), mode="markers", name="drawn",
+                   marker={"color": DATA_COLOUR, "size": 9, "symbol": "square",
+                           "line": {"width": 0}}, hoverinfo="skip"),
+    ]
+    return go.Figure(data=traces, layout=_layout(
+        "drawing", f"draw: select cells with the box or lasso ({len(drawn)} drawn)", "x₁", "x₂",
+        equal_aspect=True, showlegend=False, dragmode="lasso",
+        xaxis={"range": [-4.2, 4.2], "showgrid": False, "zeroline": False},
+        yaxis={"range": [-4.2, 4.2], "showgrid": False, "zeroline": False}))
+
+
 # -- 2. samples ----------------------------------------------------------------------------------
 def samples_figure(model_samples: Any, data: Any = None, max_points: int = MAX_POINTS
                    ) -> go.Figure:
@@ -971,4 +1010,7 @@ __all__ = [
     "point_inspection",
     "samples_figure",
     "truth_figure",
+    "drawing_figure",
+    "drawing_grid",
+    "drawn_weights",
 ]

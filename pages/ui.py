@@ -176,6 +176,11 @@ def _dataset_picker() -> tuple[str, dict[str, Any]]:
     name = st.selectbox("dataset", options, key="dataset")
     params: dict[str, Any] = {}
     if name == USER_DATA:
+        source = st.radio("source", ["upload a file", "draw it"], key="user-data-source",
+                          horizontal=True, label_visibility="collapsed")
+        if source == "draw it":
+            _drawing()
+            return name, params
         upload = st.file_uploader(
             "CSV of numeric columns, or an image (PNG/JPEG) to use as a density",
             type=["csv", "txt", "png", "jpg", "jpeg"],
@@ -211,6 +216,45 @@ def _dataset_picker() -> tuple[str, dict[str, Any]]:
         params[knob_name] = st.slider(knob_name, knob.low, knob.high, key=key, help=knob.help,
                                       format="%.3f")
     return name, params
+
+
+DRAW_SIDE = 32  # cells per side of the drawing canvas
+
+
+def _add_drawn_cells() -> None:
+    """Add the canvas's current box or lasso selection to the drawing."""
+    selection = st.session_state.get("draw-chart", {}).get("selection", {})
+    picked = {p["point_index"] for p in selection.get("points", []) if p.get("curve_number") == 0}
+    st.session_state.setdefault("drawn-cells", set()).update(picked)
+
+
+def use_drawing() -> None:
+    """Make the drawn cells the dataset (a density known exactly, so the KL is shown too)."""
+    weights = plots.drawn_weights(DRAW_SIDE, st.session_state.get("drawn-cells", set()))
+    try:
+        drawing = datasets.from_grid(weights)
+    except ValueError as err:
+        st.session_state["draw-error"] = f"The drawing cannot be used: {err}."
+        return
+    st.session_state["user_dataset"] = drawing
+    st.session_state["user_data_id"] = f"drawing-{len(st.session_state['drawn-cells'])}"
+
+
+def _drawing() -> None:
+    cells = st.session_state.setdefault("drawn-cells", set())
+    st.caption("Select cells with the box or lasso; each selection adds to the drawing. Then "
+               "press **Use the drawing** and **Reset** to train on it.")
+    st.plotly_chart(plots.drawing_figure(DRAW_SIDE, cells), key="draw-chart",
+                    selection_mode=("box", "lasso"), on_select=_add_drawn_cells,
+                    config={"displaylogo": False})
+    cols = st.columns(2)
+    cols[0].button("Use the drawing", key="draw-use", on_click=use_drawing, disabled=not cells)
+    cols[1].button("Clear", key="draw-clear", on_click=cells.clear, disabled=not cells)
+    if message := st.session_state.pop("draw-error", None):
+        st.error(message)
+    user = st.session_state.get("user_dataset")
+    if user is not None:
+        st.caption(f"In use: {user.description}")
 
 
 def current_dataset(name: str, params: dict[str, Any]):

@@ -98,6 +98,26 @@ def test_csv_upload_trains_and_a_bad_one_keeps_the_previous_data(app):
     assert not app.exception
 
 
+def test_a_drawing_becomes_the_dataset(app):
+    app.selectbox(key="dataset").select("your data (upload)").run()
+    app.radio(key="user-data-source").set_value("draw it").run()
+    assert not app.exception
+    assert app.button(key="draw-use").disabled  # nothing drawn yet
+    # A box selection on the canvas adds its cells (the chart's on_select does this in a browser).
+    app.session_state["drawn-cells"] = {k for k in range(32 * 32) if 10 <= k % 32 <= 20}
+    app.run()
+    app.button(key="draw-use").click().run()
+    assert not app.exception and not app.error
+    assert any("Your drawing: 352 cells" in c.value for c in app.caption)
+    app.button(key="reset").click().run()
+    app.button(key="train").click().run()
+    (job,) = live_jobs()
+    job.pause()
+    assert job.trainer.dataset.name == "drawing" and job.trainer.entropy is not None
+    x = job.trainer.train_data.numpy()
+    assert x[:, 0].min() >= -1.5 - 1e-6 and x[:, 0].max() <= 1.25 + 1e-6  # columns 10..20
+
+
 def test_model_page_round_trips_an_uploaded_model(app, tmp_path):
     trainer = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=20),
                          fc.datasets.get("moons"))

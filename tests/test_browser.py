@@ -4,10 +4,23 @@ Skips when Chromium is missing, unless REQUIRE_BROWSER=1 (CI sets it), which mak
 """
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 import torch
-from app_helpers import ROOT, Server, button, page_status, require_browser, step_in
+from app_helpers import (
+    ROOT,
+    SMALL,
+    Server,
+    button,
+    click,
+    page_errors,
+    page_status,
+    require_browser,
+    step_in,
+    wait_for,
+    wait_status,
+)
 
 import flowcore as fc
 
@@ -83,3 +96,42 @@ def test_train_pause_download_and_sessions(server, browser, tmp_path):
     assert step_in(page_status(page)) == held  # the first session's run is untouched
     other.close()
     context.close()
+
+
+def _chart_title(page, view: str) -> str:
+    return page.locator(f".st-key-{view} .gtitle").first.text_content(timeout=60_000) or ""
+
+
+def test_layer_slider_moves_the_frame_and_compare_overlays_two_runs(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/?{urlencode(SMALL)}")
+    wait_status(page, "idle")
+    click(page, "train")
+    wait_status(page, "running")
+    assert wait_for(lambda: step_in(page_status(page)) >= 20, timeout=60), page_status(page)
+    click(page, "pause")
+    wait_status(page, "paused")
+
+    # Inside the flow: the layer slider moves the layer-by-layer chart to the next frame.
+    page.get_by_role("link", name="Inside the flow").click()
+    first = _chart_title(page, "layers-view")
+    assert "standardised" in first, first
+    slider = page.locator(".st-key-layer input[type=range]").first
+    slider.focus()
+    slider.press("ArrowRight")
+    assert wait_for(lambda: _chart_title(page, "layers-view") != first, timeout=60)
+    assert "layer 1" in _chart_title(page, "layers-view").lower()
+
+    # Compare: two runs side by side end as two curves on one chart.
+    page.get_by_role("link", name="Compare").click()
+    steps = page.locator(".st-key-compare-steps input").first
+    steps.fill("60")
+    steps.press("Enter")
+    click(page, "compare-train")
+    page.locator(".st-key-compare-view .js-plotly-plot").first.wait_for(timeout=180_000)
+    names = page.evaluate("() => document.querySelector('.st-key-compare-view .js-plotly-plot')"
+                          ".data.map(t => t.name)")
+    runs = [n for n in names if n[:2] in ("1.", "2.")]
+    assert len(runs) == 2 and "realnvp" in runs[0] and "nsf" in runs[1], names
+    assert not page_errors(page)
+    page.close()

@@ -401,3 +401,33 @@ def test_from_image_rejects_what_it_cannot_use(data, words):
         datasets.from_image(data)
     for word in words:
         assert word in str(error.value)
+
+
+# --- user data: a drawing ------------------------------------------------------------------------
+def test_a_drawn_grid_is_a_density_known_exactly():
+    weights = np.zeros((8, 8))
+    weights[0, 0] = 1.0  # the top-left cell: [-4, -3] x [3, 4]
+    weights[7, 7] = 3.0  # the bottom-right cell, three times as likely: [3, 4] x [-4, -3]
+    ds = datasets.from_grid(weights)
+    x = ds.sample(40_000, seed=0)
+    top_left = (x[:, 0] < -3) & (x[:, 1] > 3)
+    bottom_right = (x[:, 0] > 3) & (x[:, 1] < -3)
+    assert np.all(top_left | bottom_right)
+    assert np.mean(bottom_right) == pytest.approx(0.75, abs=0.01)
+    # Each cell has area 1: log p = log(mass), entropy = -sum(m log m).
+    assert ds.log_density([[-3.5, 3.5], [3.5, -3.5], [0.0, 0.0]]) == pytest.approx(
+        [math.log(0.25), math.log(0.75), -math.inf])
+    assert ds.entropy() == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+    assert "2 cells" in ds.description
+
+
+@pytest.mark.parametrize(("weights", "words"), [
+    (np.zeros((4, 4)), "nothing is drawn"),
+    (np.ones(16), "2-D grid"),
+    (np.full((2, 2), -1.0), ">= 0"),
+    (np.array([[1.0, np.nan]]), "finite"),
+    (np.ones((2000, 2)), "1024"),
+])
+def test_from_grid_rejects_what_it_cannot_use(weights, words):
+    with pytest.raises(ValueError, match=words):
+        datasets.from_grid(weights)

@@ -10,7 +10,7 @@ import torch
 from conftest import ARCHS, perturbed_flow
 
 import flowcore as fc
-from flowcore import plots
+from flowcore import datasets, plots
 
 
 def _moons(n: int = 2000, seed: int = 0) -> np.ndarray:
@@ -556,3 +556,19 @@ def test_panels_at_the_defaults_are_compact():
         # our small template, not Plotly's 6.5 kB default
         assert len(pio.to_json(fig.layout.template, validate=False)) < 2000
         assert fig.layout.margin.t <= 60 and fig.layout.margin.l <= 60
+
+
+# -- drawing a dataset -----------------------------------------------------------------------------
+def test_a_drawn_cell_becomes_the_density_around_its_canvas_point():
+    side = 16
+    grid = plots.drawing_grid(side)
+    assert grid.shape == (side * side, 2)
+    for k in (0, 17, side * side - 1, 5 * side + 11):
+        ds = datasets.from_grid(plots.drawn_weights(side, {k}))
+        x = ds.sample(500, seed=k)
+        # Every sample lies in the cell (width 8 / side) centred on the selected canvas point.
+        assert np.abs(x - grid[k]).max() <= 0.5 * 8 / side + 1e-6
+    fig = plots.drawing_figure(side, {3, 4, 999_999})  # an index off the canvas is ignored
+    canvas, drawn = fig.data
+    assert len(canvas.x) == side * side and len(drawn.x) == 2
+    assert fig.layout.dragmode == "lasso" and "2 drawn" in fig.layout.title.text

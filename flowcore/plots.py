@@ -399,7 +399,7 @@ def drawing_figure(side: int, cells: Any) -> go.Figure:
                            "line": {"width": 0}}, hoverinfo="skip"),
     ]
     return go.Figure(data=traces, layout=_layout(
-        "drawing", f"draw: select cells with the box or lasso ({len(drawn)} drawn)", "x₁", "x₂",
+        "drawing", f"{len(drawn)} cells drawn", "x₁", "x₂",
         equal_aspect=True, showlegend=False, dragmode="lasso",
         xaxis={"range": [-4.2, 4.2], "showgrid": False, "zeroline": False},
         yaxis={"range": [-4.2, 4.2], "showgrid": False, "zeroline": False}))

@@ -1,4 +1,4 @@
-"""Retake the README's screenshots: ``.venv/bin/python docs/screenshots.py`` (about 3 minutes).
+"""Retake the README's screenshots: ``.venv/bin/python docs/screenshots.py`` (about 2 minutes).
 
 Starts ``streamlit run app.py`` on a free port, drives Debian's Chromium through the tour (train
 the seed configuration, look inside the flow, compare RealNVP with NSF on the checkerboard, the

@@ -20,7 +20,8 @@ from flowcore import datasets, plots
 from flowcore.presets import PRESETS
 
 # Points per live scatter panel. The browser's redraw cost grows with the points drawn every
-# second; 1,000 each keeps training at >= 80% speed with the page open on 2 cores (bench/).
+# second; with 1,000 each, training keeps about 80% of its headless speed while the page is open
+# on the same 2 cores (0.77-0.87 measured by bench/dashboard.py).
 PANEL_SAMPLES = 1000
 CSV_SAMPLES = 5000
 REFRESH_SECONDS = 1.0

@@ -1,3 +1,6 @@
+import json
+import struct
+
 import pytest
 import torch
 
@@ -26,6 +29,15 @@ def perturbed_flow(arch: str, dim: int = 2, layers: int = 4, hidden: int = 16, s
         for p in flow.parameters():
             p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
     return flow
+
+
+def rewrite_header(data: bytes, edit) -> bytes:
+    """Apply ``edit`` to the parsed header of safetensors bytes and re-serialise."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    edit(header)
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
 
 
 # -- the app's tests (tests/test_app*.py, test_hostile_*.py, test_browser.py) --------------------

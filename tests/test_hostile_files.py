@@ -21,6 +21,7 @@ from app_helpers import (
     stop_all_jobs,
     upload,
 )
+from conftest import rewrite_header
 from safetensors.torch import save as st_save
 
 import flowcore as fc
@@ -58,19 +59,10 @@ LARGEST = {"arch": "nsf", "dim": 64, "layers": 32, "hidden": 512, "depth": 4, "b
            "bound": 4.0, "shared_trunk": False}
 
 
-def rewrite(data: bytes, edit) -> bytes:
-    """Apply ``edit`` to the parsed header of safetensors bytes and re-serialise."""
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    edit(header)
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data[8 + n:]
-
-
 def meta(key, value, data=VALID):
     def edit(header):
         header["__metadata__"][key] = value if isinstance(value, str) else json.dumps(value)
-    return rewrite(data, edit)
+    return rewrite_header(data, edit)
 
 
 def config(**changes):
@@ -105,9 +97,9 @@ def hostile_files(tmp_path):
         ("zeros", bytes(4096)),
         ("header length 2**62", struct.pack("<Q", 2**62) + b"{}"),
         ("tensor claims 2**40 bytes",
-         rewrite(VALID, lambda h: h["loc"].update(data_offsets=[0, 2**40]))),
+         rewrite_header(VALID, lambda h: h["loc"].update(data_offsets=[0, 2**40]))),
         ("tensor claims 2**40 elements",
-         rewrite(VALID, lambda h: h["loc"].update(shape=[2**20, 2**20],
+         rewrite_header(VALID, lambda h: h["loc"].update(shape=[2**20, 2**20],
                                                   data_offsets=[0, 2**42]))),
         ("deeply nested header", struct.pack("<Q", 200_000) + b"[" * 200_000),
         ("not flowcore", st_save({"a": torch.zeros(2)})),

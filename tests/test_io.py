@@ -6,7 +6,7 @@ import struct
 
 import pytest
 import torch
-from conftest import ARCHS, perturbed_flow
+from conftest import ARCHS, perturbed_flow, rewrite_header
 from safetensors.torch import save as st_save
 
 import flowcore as fc
@@ -42,15 +42,6 @@ def _valid_bytes() -> bytes:
     return fc.to_bytes(perturbed_flow("realnvp", 2, layers=2, hidden=4))
 
 
-def _rewrite(data: bytes, edit) -> bytes:
-    """Apply ``edit`` to the parsed header of valid safetensors bytes and re-serialise."""
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    edit(header)
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
-
-
 def _meta_edit(key, value):
     def edit(header):
         header["__metadata__"][key] = value
@@ -73,20 +64,20 @@ def _hostile_files():
     yield "header not json", struct.pack("<Q", 4) + b"nope"
     yield "header is a list", struct.pack("<Q", 2) + b"[]"
     yield "no flowcore metadata", st_save({"a": torch.zeros(2)})
-    yield "bad config json", _rewrite(valid, _meta_edit("config", "{not json"))
-    yield "unknown arch", _rewrite(valid, _meta_edit("config", json.dumps({**config,
+    yield "bad config json", rewrite_header(valid, _meta_edit("config", "{not json"))
+    yield "unknown arch", rewrite_header(valid, _meta_edit("config", json.dumps({**config,
                                                                             "arch": "magic"})))
-    yield "absurd layers", _rewrite(valid, _meta_edit("config", json.dumps({**config,
+    yield "absurd layers", rewrite_header(valid, _meta_edit("config", json.dumps({**config,
                                                                              "layers": 10**6})))
-    yield "absurd hidden", _rewrite(valid, _meta_edit("config", json.dumps({**config,
+    yield "absurd hidden", rewrite_header(valid, _meta_edit("config", json.dumps({**config,
                                                                              "hidden": 10**9})))
-    yield "other version", _rewrite(valid, _meta_edit("file_format", "99"))
-    yield "missing key", _rewrite(valid, lambda h: h.pop("layers.0.mask"))
-    yield "wrong shape", _rewrite(valid, lambda h: h["loc"].update(shape=[3]))
-    yield "wrong dtype", _rewrite(valid, lambda h: h["loc"].update(dtype="I8"))
-    yield "huge tensor claim", _rewrite(
+    yield "other version", rewrite_header(valid, _meta_edit("file_format", "99"))
+    yield "missing key", rewrite_header(valid, lambda h: h.pop("layers.0.mask"))
+    yield "wrong shape", rewrite_header(valid, lambda h: h["loc"].update(shape=[3]))
+    yield "wrong dtype", rewrite_header(valid, lambda h: h["loc"].update(dtype="I8"))
+    yield "huge tensor claim", rewrite_header(
         valid, lambda h: h["loc"].update(data_offsets=[0, 2**40]))
-    yield "extra key", _rewrite(valid, lambda h: h.update(
+    yield "extra key", rewrite_header(valid, lambda h: h.update(
         extra={"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}))
     yield "nan weights", fc.to_bytes(_nan_flow())
 
@@ -112,8 +103,8 @@ def test_malformed_files_are_rejected_with_one_sentence(tmp_path, monkeypatch, n
 
 
 def test_version_mismatch_names_the_version():
-    data = _rewrite(_valid_bytes(), _meta_edit("file_format", "99"))
-    data = _rewrite(data, _meta_edit("flowcore_version", "9.9.9"))
+    data = rewrite_header(_valid_bytes(), _meta_edit("file_format", "99"))
+    data = rewrite_header(data, _meta_edit("flowcore_version", "9.9.9"))
     with pytest.raises(ValueError, match="made with flowcore 9.9.9"):
         fc.load(data)
 

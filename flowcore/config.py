@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 ARCHITECTURES: tuple[str, ...] = ("realnvp", "nsf", "maf", "glow")
 
 
@@ -22,6 +24,35 @@ def _choices(*options: str) -> dict[str, Any]:
     return {"choices": options}
 
 
+def check_range(name: str, value: Any, lo: float, hi: float, whole: bool = False,
+                note: str = "") -> Any:
+    r"""The one range check of flowcore: ``value`` as an ``int`` (``whole``) or ``float`` in
+    ``[lo, hi]``, or a ValueError that names the argument, the value and the allowed range.
+
+    Arguments:
+        name: what the caller calls the value (``"n"``, ``"FlowConfig.layers"``).
+        value: a number; ``bool`` and NaN are refused, and ``whole`` refuses ``2.5``.
+        lo, hi: the closed range.
+        note: a few words appended to the message, e.g. what the value means.
+
+    Example:
+        >>> check_range("layers", 6.0, 1, 32, whole=True)
+        6
+        >>> check_range("lr", 0.0, 1e-6, 10.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: lr=0.0 is out of range: use a number in [1e-06, 10.0].
+    """
+    kind = "whole number" if whole else "number"
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if isinstance(value, bool | np.bool_) or not number or not math.isfinite(value) or (
+            whole and value != int(value)):
+        raise ValueError(f"{name}={value!r} is not allowed: use a {kind} in [{lo}, {hi}]{note}.")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={value!r} is out of range: use a {kind} in [{lo}, {hi}]{note}.")
+    return int(value) if whole else float(value)
+
+
 def _check_field(obj: Any, f: dataclasses.Field) -> None:
     value = getattr(obj, f.name)
     name = f"{type(obj).__name__}.{f.name}"
@@ -31,16 +62,8 @@ def _check_field(obj: Any, f: dataclasses.Field) -> None:
             raise ValueError(f"{name} = {value!r} is not allowed; choose one of {allowed}.")
     elif "range" in f.metadata:
         lo, hi = f.metadata["range"]
-        kind = int if f.type in ("int", int) else float
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}.")
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value!r}.")
-        if kind is int and value != int(value):
-            raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {value!r}.")
-        if not math.isfinite(value) or not lo <= value <= hi:
-            raise ValueError(f"{name} = {value!r} is out of range; allowed: [{lo}, {hi}].")
-        object.__setattr__(obj, f.name, kind(value))
+        whole = f.type in ("int", int)
+        object.__setattr__(obj, f.name, check_range(name, value, lo, hi, whole=whole))
     elif f.type in ("bool", bool) and not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}.")
 

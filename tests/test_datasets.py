@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from flowcore import datasets
+from flowcore.datasets import densities
 
 NAMES = datasets.names()
 SMOOTH = tuple(name for name in NAMES if name != "checkerboard")
@@ -167,7 +168,7 @@ def test_pinwheel_finds_every_preimage(monkeypatch):
     ds = datasets.get("pinwheel")
     grid = midpoints((-9.0, 9.0, -9.0, 9.0), 0.15)
     coarse = ds.log_density(grid)
-    monkeypatch.setattr(datasets, "_PINWHEEL_GRID", 1024)
+    monkeypatch.setattr(densities, "PINWHEEL_GRID", 1024)
     fine = ds.log_density(grid)
     assert np.array_equal(np.isfinite(coarse), np.isfinite(fine))
     finite = np.isfinite(fine)
@@ -175,9 +176,9 @@ def test_pinwheel_finds_every_preimage(monkeypatch):
 
 
 def test_spiral_noise_kernel_table_is_accurate():
-    _, _, table = datasets._spirals_curve(0.1)
+    _, _, table = densities.spirals_curve(0.1)
     d = np.random.default_rng(0).uniform(0, 12, size=100_000)
-    exact = datasets._log_box_gauss(d, datasets._SPIRAL_BOX, 0.1)
+    exact = densities.log_box_gauss(d, densities.SPIRAL_BOX, 0.1)
     assert np.abs(table(d) - exact).max() < 1e-6
 
 

@@ -22,7 +22,8 @@ PRESETS: dict[str, Preset] = {
             "The tutorial the project started from: 6 affine coupling layers with separate s and "
             "t networks (2→128→128→2), Adam at 1e-3, full batch of 3000 moons, 10,000 steps."
         ),
-        flow=FlowConfig(arch="realnvp", dim=2, layers=6, hidden=128, depth=2),
+        flow=FlowConfig(arch="realnvp", dim=2, layers=6, hidden=128, depth=2, init="torch",
+                        mask_order="last"),
         train=TrainConfig(optimizer="adam", lr=1e-3, batch_size=0, steps=10_000,
                           data_mode="fixed", n_train=3000),
     ),

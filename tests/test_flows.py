@@ -115,6 +115,35 @@ def test_realnvp_masks_alternate_and_cover_every_coordinate():
         assert ((1 - a) + (1 - b) == 1).all()  # two consecutive layers transform everything once
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_torch_init_starts_away_from_the_identity_and_stays_exact(arch):
+    cfg = fc.FlowConfig(arch=arch, dim=3, layers=3, hidden=16, init="torch")
+    flow = fc.build_flow(cfg, dtype=torch.float64)
+    x = torch.randn(64, 3, dtype=torch.float64)
+    z, log_det = flow(x)
+    assert (z - x).abs().max() > 1e-3  # PyTorch's default init: a random bend, not the identity
+    assert (flow.inverse(z) - x).abs().max() < 1e-10
+    jac = torch.autograd.functional.jacobian(lambda v: flow(v[None])[0][0], x[0])
+    assert abs(torch.linalg.slogdet(jac).logabsdet - log_det[0]) < 1e-8
+
+
+@pytest.mark.parametrize("arch", ["realnvp", "nsf", "glow"])
+def test_mask_order_last_transforms_the_first_half_first(arch):
+    first = fc.build_flow(fc.FlowConfig(arch=arch, dim=2, layers=3, hidden=8))
+    last = fc.build_flow(fc.FlowConfig(arch=arch, dim=2, layers=3, hidden=8, mask_order="last"))
+    masks = [[m.tolist() for name, m in f.named_buffers() if name.endswith(".mask")]
+             for f in (first, last)]
+    assert masks[0] == [[1, 0], [0, 1], [1, 0]]
+    assert masks[1] == [[0, 1], [1, 0], [0, 1]]  # the tutorial's: x2 passes, x1 is transformed
+
+
+def test_old_configs_without_init_fields_load_as_before():
+    old = fc.FlowConfig().to_dict()
+    del old["init"], old["mask_order"]
+    cfg = fc.FlowConfig.from_dict(old)
+    assert (cfg.init, cfg.mask_order) == ("identity", "first")
+
+
 def test_realnvp_seed_configuration_networks():
     flow = fc.build_flow(fc.FlowConfig(arch="realnvp", dim=2, layers=6, hidden=128))
     layer = flow.layers[0]
@@ -172,11 +201,15 @@ def test_config_json_round_trip():
     hidden=st.integers(1, 24),
     seed=st.integers(0, 10_000),
     spread=st.floats(0.1, 5.0),
+    init=st.sampled_from(["identity", "torch"]),
+    mask_order=st.sampled_from(["first", "last"]),
 )
-def test_property_invertible_with_consistent_log_det(arch, dim, layers, hidden, seed, spread):
+def test_property_invertible_with_consistent_log_det(arch, dim, layers, hidden, seed, spread,
+                                                     init, mask_order):
     torch.set_default_dtype(torch.float64)
-    flow = fc.build_flow(fc.FlowConfig(arch=arch, dim=dim, layers=layers, hidden=hidden),
-                         dtype=torch.float64)
+    cfg = fc.FlowConfig(arch=arch, dim=dim, layers=layers, hidden=hidden, init=init,
+                        mask_order=mask_order)
+    flow = fc.build_flow(cfg, dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in flow.parameters():

@@ -44,9 +44,11 @@ class MADE(nn.Module):
         order: a permutation of ``1..dim`` giving each input's place in the order.
         hidden, depth: width and number of hidden layers.
         n_params: outputs per dimension; output ``[:, i, j]`` is parameter ``j`` of dim ``i``.
+        init: ``"identity"`` (the last layer starts at zero) or ``"torch"`` (PyTorch's default).
     """
 
-    def __init__(self, order: Tensor, hidden: int, depth: int, n_params: int):
+    def __init__(self, order: Tensor, hidden: int, depth: int, n_params: int,
+                 init: str = "identity"):
         super().__init__()
         dim = order.numel()
         self.dim, self.n_params = dim, n_params
@@ -60,8 +62,9 @@ class MADE(nn.Module):
         out_degrees = order.repeat_interleave(n_params)  # dim-major: [d0 p0, d0 p1, d1 p0, ...]
         out_mask = (out_degrees[:, None] > degrees[-1][None, :]).float()
         last = MaskedLinear(degrees[-1].numel(), dim * n_params, out_mask)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        if init == "identity":
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         self.net = nn.Sequential(*modules, last)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -78,10 +81,10 @@ class MaskedAffineAutoregressive(nn.Module):
 
     label = "autoregressive affine"
 
-    def __init__(self, order: Tensor, hidden: int, depth: int):
+    def __init__(self, order: Tensor, hidden: int, depth: int, init: str = "identity"):
         super().__init__()
         self.register_buffer("order", order.clone())
-        self.made = MADE(order, hidden, depth, n_params=2)
+        self.made = MADE(order, hidden, depth, n_params=2, init=init)
 
     def _shift_log_scale(self, x: Tensor) -> tuple[Tensor, Tensor]:
         params = self.made(x)
@@ -108,7 +111,8 @@ def build_maf(config: FlowConfig) -> Flow:
     forward_order = torch.arange(1, config.dim + 1)
     layers = [
         MaskedAffineAutoregressive(
-            forward_order if i % 2 == 0 else forward_order.flip(0), config.hidden, config.depth
+            forward_order if i % 2 == 0 else forward_order.flip(0), config.hidden, config.depth,
+            config.init,
         )
         for i in range(config.layers)
     ]

@@ -28,15 +28,17 @@ class TraceStep(NamedTuple):
     log_det: Tensor  # the layer's log|det J| per point, shape (n,)
 
 
-def mlp(n_in: int, hidden: int, n_out: int, depth: int) -> nn.Sequential:
-    r"""A ReLU MLP whose last layer starts at zero, so a fresh conditioner outputs zeros."""
+def mlp(n_in: int, hidden: int, n_out: int, depth: int, init: str = "identity") -> nn.Sequential:
+    r"""A ReLU MLP. With ``init="identity"`` its last layer starts at zero, so a fresh
+    conditioner outputs zeros; with ``"torch"`` every layer keeps PyTorch's default init."""
     sizes = [n_in] + [hidden] * depth
     modules: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
         modules += [nn.Linear(a, b), nn.ReLU()]
     last = nn.Linear(sizes[-1], n_out)
-    nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    if init == "identity":
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
     return nn.Sequential(*modules, last)
 
 

@@ -19,9 +19,15 @@ from flowcore.config import FlowConfig
 from flowcore.flows.base import Flow, mlp
 
 
-def alternating_masks(dim: int, layers: int) -> list[Tensor]:
-    """Masks that alternate halves, so every coordinate is transformed within two layers."""
+def alternating_masks(dim: int, layers: int, order: str = "first") -> list[Tensor]:
+    """Masks that alternate halves, so every coordinate is transformed within two layers.
+
+    ``order="first"``: the first layer passes the first half through; ``"last"``: the last half
+    (the seed tutorial's order, which transforms x₁ first).
+    """
     first = (torch.arange(dim) < (dim + 1) // 2).float()
+    if order == "last":
+        first = 1 - first
     return [first if i % 2 == 0 else 1 - first for i in range(layers)]
 
 
@@ -33,6 +39,8 @@ class AffineCoupling(nn.Module):
         hidden: width of the conditioner networks.
         depth: number of hidden layers of the conditioner networks.
         shared_trunk: one network outputs both ``s`` and ``t`` (faster) instead of two networks.
+        init: ``"identity"`` (the networks' last layers start at zero: the layer starts as the
+            identity) or ``"torch"`` (PyTorch's default initialisation, as in the tutorial).
 
     Example:
         >>> layer = AffineCoupling(torch.tensor([1.0, 0.0]), hidden=16, depth=2)
@@ -41,16 +49,17 @@ class AffineCoupling(nn.Module):
 
     label = "affine coupling"
 
-    def __init__(self, mask: Tensor, hidden: int, depth: int, shared_trunk: bool = False):
+    def __init__(self, mask: Tensor, hidden: int, depth: int, shared_trunk: bool = False,
+                 init: str = "identity"):
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask.clone())
         self.shared_trunk = shared_trunk
         if shared_trunk:
-            self.net = mlp(dim, hidden, 2 * dim, depth)
+            self.net = mlp(dim, hidden, 2 * dim, depth, init)
         else:
-            self.scale_net = mlp(dim, hidden, dim, depth)
-            self.shift_net = mlp(dim, hidden, dim, depth)
+            self.scale_net = mlp(dim, hidden, dim, depth, init)
+            self.shift_net = mlp(dim, hidden, dim, depth, init)
 
     def scale_shift(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(1 - b) * s(b * x)`` and ``(1 - b) * t(b * x)``: zero on the passed-through part."""
@@ -74,7 +83,7 @@ class AffineCoupling(nn.Module):
 
 def build_realnvp(config: FlowConfig) -> Flow:
     layers = [
-        AffineCoupling(mask, config.hidden, config.depth, config.shared_trunk)
-        for mask in alternating_masks(config.dim, config.layers)
+        AffineCoupling(mask, config.hidden, config.depth, config.shared_trunk, config.init)
+        for mask in alternating_masks(config.dim, config.layers, config.mask_order)
     ]
     return Flow(config, layers)

@@ -79,10 +79,11 @@ class LULinear(nn.Module):
 
 def build_glow(config: FlowConfig) -> Flow:
     layers: list[nn.Module] = []
-    for mask in alternating_masks(config.dim, config.layers):
+    for mask in alternating_masks(config.dim, config.layers, config.mask_order):
         layers += [
             ActNorm(config.dim),
             LULinear(config.dim),
-            AffineCoupling(mask, config.hidden, config.depth, shared_trunk=True),
+            AffineCoupling(mask, config.hidden, config.depth, shared_trunk=True,
+                           init=config.init),
         ]
     return Flow(config, layers)

@@ -113,6 +113,7 @@ class SplineCoupling(nn.Module):
         hidden, depth: size of the conditioner network.
         bins: number of spline bins ``K``.
         bound: the spline acts on ``[-bound, bound]``.
+        init: ``"identity"`` (zero last layer: the identity map) or ``"torch"`` (PyTorch's).
 
     Example:
         >>> layer = SplineCoupling(torch.tensor([1.0, 0.0]), hidden=16, depth=2, bins=8, bound=4)
@@ -121,14 +122,15 @@ class SplineCoupling(nn.Module):
 
     label = "spline coupling"
 
-    def __init__(self, mask: Tensor, hidden: int, depth: int, bins: int, bound: float):
+    def __init__(self, mask: Tensor, hidden: int, depth: int, bins: int, bound: float,
+                 init: str = "identity"):
         super().__init__()
         self.register_buffer("mask", mask.clone())
         self.register_buffer("kept", mask.nonzero().squeeze(-1))
         self.register_buffer("changed", (1 - mask).nonzero().squeeze(-1))
         self.bins, self.bound = bins, float(bound)
         n_params = self.changed.numel() * (3 * bins - 1)
-        self.net = mlp(self.kept.numel(), hidden, n_params, depth)
+        self.net = mlp(self.kept.numel(), hidden, n_params, depth, init)
 
     def _spline(self, x: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         params = self.net(x[:, self.kept])
@@ -149,7 +151,7 @@ class SplineCoupling(nn.Module):
 
 def build_nsf(config: FlowConfig) -> Flow:
     layers = [
-        SplineCoupling(mask, config.hidden, config.depth, config.bins, config.bound)
-        for mask in alternating_masks(config.dim, config.layers)
+        SplineCoupling(mask, config.hidden, config.depth, config.bins, config.bound, config.init)
+        for mask in alternating_masks(config.dim, config.layers, config.mask_order)
     ]
     return Flow(config, layers)

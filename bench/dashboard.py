@@ -22,8 +22,6 @@ import dataclasses
 import time
 from typing import Any
 
-import torch
-
 import flowcore as fc
 from bench.common import Profile, log, median, timed
 from flowcore.presets import DEFAULT_PRESET, PRESETS
@@ -41,21 +39,32 @@ def _trained_trainer(preset_name: str) -> fc.Trainer:
     return trainer
 
 
+def _panel_data_row(preset_name: str, trainer: fc.Trainer, profile: Profile) -> dict[str, Any]:
+    """The time of the arrays every refresh of the scatter panels computes (nothing is sent)."""
+    from flowcore import analysis
+
+    flow, test_data = trainer.best_flow(), trainer.test_data.numpy()
+    seconds, _ = timed(lambda: analysis.panel_data(flow, test_data), profile.figure_repeats)
+    return {"model": preset_name, "panel": "panel data (samples, z)", "build_ms": 1000 * seconds,
+            "to_json_ms": 0.0, "json_kib": 0.0, "under_budget": 1000 * seconds < FIGURE_BUDGET_MS}
+
+
 def _panel_builders(trainer: fc.Trainer) -> dict[str, Any]:
-    from flowcore import plots
+    """The live panels exactly as the app builds them (dashboard/panels.py): the panel arrays
+    from :func:`flowcore.analysis.panel_data` of the test data, then each figure from them."""
+    from flowcore import analysis, plots
 
     flow = trainer.best_flow()
-    data = trainer.train_data.numpy()
-    with torch.no_grad():
-        model_samples = flow.sample(2000, generator=torch.Generator().manual_seed(0)).numpy()
-        z = flow(trainer.train_data[:2000])[0].numpy()
+    test_data = trainer.test_data.numpy()
+    panels = analysis.panel_data(flow, test_data)
+    bounds = plots.bounds_for(panels.data)
     live = plots.LIVE_DENSITY_RESOLUTION
     return {
-        "density 200×200": lambda: plots.density_figure(flow, data, resolution=200),
-        f"density {live}×{live} (live)": lambda: plots.density_figure(flow, data,
+        "density 200×200": lambda: plots.density_figure(flow, bounds=bounds, resolution=200),
+        f"density {live}×{live} (live)": lambda: plots.density_figure(flow, bounds=bounds,
                                                                       resolution=live),
-        "samples": lambda: plots.samples_figure(model_samples, data),
-        "latent": lambda: plots.latent_figure(z, data[:2000]),
+        "samples": lambda: plots.samples_figure(panels.samples, panels.data),
+        "latent": lambda: plots.latent_figure(panels.z, panels.data),
         "nll": lambda: plots.nll_figure(trainer.history, trainer.entropy),
     }
 
@@ -65,11 +74,14 @@ def figures(profile: Profile) -> dict[str, Any]:
 
     Two models: the app's default (the seed preset, realnvp 6×128, 206k parameters) and the CLI's
     (the "best" preset). The density is built at the issue's 200×200 grid and at the live panel's
-    :data:`flowcore.plots.LIVE_DENSITY_RESOLUTION`; the scatter panels with 2,000 points.
+    :data:`flowcore.plots.LIVE_DENSITY_RESOLUTION`; the scatter panels with
+    :data:`flowcore.analysis.PANEL_POINTS` points, as the app draws them.
     """
     rows = []
     for preset_name in ("seed", DEFAULT_PRESET):
-        panels = _panel_builders(_trained_trainer(preset_name))
+        trainer = _trained_trainer(preset_name)
+        rows.append(_panel_data_row(preset_name, trainer, profile))
+        panels = _panel_builders(trainer)
         for name, build in panels.items():
             build()  # first-call costs (imports, caches) are not what a refresh pays
             seconds, _ = timed(build, profile.figure_repeats)

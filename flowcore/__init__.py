@@ -10,7 +10,7 @@ Example:
 from flowcore import datasets
 from flowcore.config import ARCHITECTURES, FlowConfig, TrainConfig
 from flowcore.flows import Flow, TraceStep, build_flow
-from flowcore.io import load, read_metadata, save, to_bytes
+from flowcore.io import load, load_with_info, read_metadata, save, to_bytes
 from flowcore.job import Snapshot, TrainingJob
 from flowcore.train import Trainer
 from flowcore.version import __version__
@@ -28,6 +28,7 @@ __all__ = [
     "build_flow",
     "datasets",
     "load",
+    "load_with_info",
     "read_metadata",
     "save",
     "to_bytes",

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from flowcore import datasets
-from flowcore.config import ARCHITECTURES
-from flowcore.io import load, save
+from flowcore.export import model_bytes, samples_csv
+from flowcore.flows import Flow
+from flowcore.flows import names as architecture_names
+from flowcore.io import load_with_info
 from flowcore.job import configure_threads
 from flowcore.presets import DEFAULT_PRESET, PRESETS
 from flowcore.train import Trainer
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
                        help="start from a named set-up; other options override it "
                        "(seed = the RealNVP tutorial)")
-    model.add_argument("--arch", choices=ARCHITECTURES)
+    model.add_argument("--arch", choices=architecture_names())
     model.add_argument("--layers", type=int)
     model.add_argument("--hidden", type=int)
     model.add_argument("--bins", type=int, help="spline bins (nsf)")
@@ -143,7 +144,7 @@ def _train(args) -> dict[str, Any]:
     if trainer.stopped_reason:
         print(trainer.stopped_reason, file=sys.stderr)
     flow = trainer.best_flow()
-    save(flow, args.out, info=trainer.info())
+    Path(args.out).write_bytes(model_bytes(flow, trainer.info()))
     metrics = trainer.metrics()
     return {
         "out": args.out,
@@ -157,16 +158,17 @@ def _train(args) -> dict[str, Any]:
     }
 
 
-def _load(path: str):
+def _load(path: str) -> tuple[Flow, dict[str, Any]]:
     try:
-        return load(path)
+        return load_with_info(path)
     except ValueError as err:
         raise CLIError(f"{path}: {err}") from None
 
 
 def _eval(args) -> dict[str, Any]:
-    flow = _load(args.model)
-    trained_on = (getattr(flow, "info", {}) or {}).get("dataset") or {}
+    flow, info = _load(args.model)
+    trained_on = info.get("dataset")
+    trained_on = trained_on if isinstance(trained_on, dict) else {}
     name = args.dataset or trained_on.get("name")
     params = trained_on.get("params", {}) if name == trained_on.get("name") else {}
     if args.data:
@@ -192,13 +194,9 @@ def _eval(args) -> dict[str, Any]:
 
 
 def _sample(args) -> dict[str, Any]:
-    if args.n < 1 or args.n > 10_000_000:
-        raise CLIError("-n must be between 1 and 10,000,000")
-    flow = _load(args.model)
-    x = flow.sample(args.n, generator=torch.Generator().manual_seed(args.seed)).numpy()
-    header = ",".join(f"x{i + 1}" for i in range(x.shape[1]))
-    np.savetxt(args.out, x, delimiter=",", header=header, comments="", fmt="%.6g")
-    return {"out": args.out, "n": args.n, "dim": int(x.shape[1])}
+    flow, _ = _load(args.model)
+    Path(args.out).write_bytes(samples_csv(flow, args.n, args.seed))
+    return {"out": args.out, "n": args.n, "dim": flow.config.dim}
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+# The built-in families, in the UI's order; flowcore.flows registers them (and checks this list).
 ARCHITECTURES: tuple[str, ...] = ("realnvp", "nsf", "maf", "glow")
 
 
@@ -22,6 +23,13 @@ def _range(lo: float, hi: float) -> dict[str, Any]:
 
 def _choices(*options: str) -> dict[str, Any]:
     return {"choices": options}
+
+
+def _registered_architectures() -> tuple[str, ...]:
+    # The registry lives in flowcore.flows, which imports this module: look it up when checking.
+    from flowcore.flows import names
+
+    return names()
 
 
 def check_range(name: str, value: Any, lo: float, hi: float, whole: bool = False,
@@ -57,8 +65,10 @@ def _check_field(obj: Any, f: dataclasses.Field) -> None:
     value = getattr(obj, f.name)
     name = f"{type(obj).__name__}.{f.name}"
     if "choices" in f.metadata:
-        if value not in f.metadata["choices"]:
-            allowed = ", ".join(repr(c) for c in f.metadata["choices"])
+        choices = f.metadata["choices"]
+        choices = choices() if callable(choices) else choices
+        if value not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
             raise ValueError(f"{name} = {value!r} is not allowed; choose one of {allowed}.")
     elif "range" in f.metadata:
         lo, hi = f.metadata["range"]
@@ -102,7 +112,8 @@ class FlowConfig(_Validated):
     r"""What a flow is made of.
 
     Arguments:
-        arch: one of :data:`ARCHITECTURES`.
+        arch: a registered architecture (:func:`flowcore.flows.names`; the built-in ones are
+            :data:`ARCHITECTURES`).
         dim: number of data dimensions.
         layers: number of flow layers (coupling / autoregressive / Glow steps).
         hidden: width of every hidden layer of the conditioner networks.
@@ -126,7 +137,7 @@ class FlowConfig(_Validated):
         6
     """
 
-    arch: str = field(default="realnvp", metadata=_choices(*ARCHITECTURES))
+    arch: str = field(default="realnvp", metadata={"choices": _registered_architectures})
     dim: int = field(default=2, metadata=_range(2, 64))
     layers: int = field(default=6, metadata=_range(1, 32))
     hidden: int = field(default=128, metadata=_range(1, 512))

@@ -19,7 +19,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from flowcore.config import FlowConfig
-from flowcore.flows import Flow, build_flow
+from flowcore.flows import Flow, architecture, build_flow
 from flowcore.version import FILE_FORMAT, __version__
 
 MAX_FILE_BYTES = 256 * 2**20
@@ -119,9 +119,8 @@ def _check_tensors(header: dict[str, Any], flow: Flow, data_len: int) -> None:
 def _check_size_before_building(header: dict[str, Any], config: FlowConfig, data_len: int) -> None:
     """Reject a file whose weights cannot fill its config, before allocating that config.
 
-    Every architecture has, per layer, at least one conditioner with ``depth - 1`` hidden-by-
-    hidden matrices and a ``hidden``-wide first layer, so a config needs at least this many
-    weights; a tiny file that claims a huge config is refused without building it.
+    The registry gives each architecture's fewest weights (:attr:`Architecture.min_weights`), at
+    least 4 bytes each; a tiny file that claims a huge config is refused without building it.
     """
     declared = 0
     for name, entry in header.items():
@@ -132,7 +131,7 @@ def _check_size_before_building(header: dict[str, Any], config: FlowConfig, data
                 and all(isinstance(o, int) for o in offsets)):
             raise ValueError(f"Tensor {name!r} has bad byte offsets (truncated or corrupt file).")
         declared += offsets[1] - offsets[0]
-    needed = 4 * config.layers * config.hidden * (config.hidden * (config.depth - 1) + 1)
+    needed = 4 * architecture(config.arch).min_weights(config)
     if declared != data_len or declared < needed:
         raise ValueError(
             f"The model file holds {data_len} bytes of weights, but its header declares "
@@ -168,6 +167,8 @@ def _metadata(header: dict[str, Any]) -> dict[str, Any]:
 def load(source: str | os.PathLike | bytes | BinaryIO) -> Flow:
     r"""Load a flow saved by :func:`save` (a path, bytes, or a binary file object).
 
+    The file's ``info`` (dataset, training config, metrics) comes with :func:`load_with_info`.
+
     Raises:
         ValueError: one clear sentence for anything malformed: truncated or garbage bytes, a
             pickle renamed ``.safetensors``, missing or extra keys, wrong shapes or dtypes, bad
@@ -178,6 +179,22 @@ def load(source: str | os.PathLike | bytes | BinaryIO) -> Flow:
         >>> fc.save(fc.build_flow(fc.FlowConfig()), "/tmp/model.safetensors")
         >>> fc.load("/tmp/model.safetensors").config.arch
         'realnvp'
+    """
+    return load_with_info(source)[0]
+
+
+def load_with_info(source: str | os.PathLike | bytes | BinaryIO) -> tuple[Flow, dict[str, Any]]:
+    r"""Load a flow as :func:`load` does, and the free-form ``info`` saved beside it.
+
+    Returns:
+        ``(flow, info)``; ``info`` is ``{}`` when the file has none (or it is not a mapping).
+
+    Example:
+        >>> import flowcore as fc
+        >>> fc.save(fc.build_flow(fc.FlowConfig()), "/tmp/model.safetensors", info={"a": 1})
+        >>> flow, info = fc.load_with_info("/tmp/model.safetensors")
+        >>> info
+        {'a': 1}
     """
     data = _read(source)
     header = _header(data)
@@ -202,6 +219,5 @@ def load(source: str | os.PathLike | bytes | BinaryIO) -> Flow:
     state = flow.state_dict()
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise ValueError("The model file holds non-finite weights (NaN, inf, or too large).")
-    flow.info = meta["info"] if isinstance(meta["info"], dict) else {}
     flow.eval()
-    return flow
+    return flow, meta["info"] if isinstance(meta["info"], dict) else {}

@@ -19,9 +19,10 @@ def test_round_trip_gives_identical_log_prob(tmp_path, arch, dtype):
     flow.set_standardisation(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, 2.0, 1.5]))
     path = tmp_path / "m.safetensors"
     fc.save(flow, path, info={"dataset": {"name": "moons"}})
-    loaded = fc.load(path)
+    loaded, info = fc.load_with_info(path)
     assert loaded.config == flow.config
-    assert loaded.info == {"dataset": {"name": "moons"}}
+    assert info == {"dataset": {"name": "moons"}}
+    assert not hasattr(loaded, "info")  # the metadata travels beside the flow, not on it
     x = torch.randn(100, 3, dtype=dtype)
     assert torch.equal(loaded.log_prob(x), flow.log_prob(x))
     assert fc.read_metadata(path)["standardisation"]["scale"] == [0.5, 2.0, 1.5]

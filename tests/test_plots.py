@@ -10,7 +10,8 @@ import torch
 from conftest import ARCHS, perturbed_flow
 
 import flowcore as fc
-from flowcore import datasets, plots
+from flowcore import analysis, datasets, plots
+from flowcore.plots import style
 
 
 def _moons(n: int = 2000, seed: int = 0) -> np.ndarray:
@@ -132,7 +133,7 @@ def test_density_is_floored_twelve_nats_below_its_maximum():
     flow = _fitted_flow()
     fig = plots.density_figure(flow, bounds=(-30, 30, -30, 30), resolution=60)
     z = fig.data[0].z
-    assert z.min() == pytest.approx(z.max() - plots.LOG_DENSITY_DEPTH)
+    assert z.min() == pytest.approx(z.max() - style.LOG_DENSITY_DEPTH)
 
 
 def test_density_figure_for_dim_above_two_is_a_slice_through_the_data_mean():
@@ -185,7 +186,7 @@ def test_density_figure_is_finite_with_infinite_and_nan_log_probs(monkeypatch):
     fig = plots.density_figure(flow, bounds=(-3, 3, -3, 3), resolution=30)
     assert_all_finite(fig)  # ... and the figure is displayable
     z = fig.data[0].z
-    assert z.max() - z.min() <= plots.LOG_DENSITY_DEPTH + 1e-4
+    assert z.max() - z.min() <= style.LOG_DENSITY_DEPTH + 1e-4
     assert "⚠" in fig.layout.title.text
 
 
@@ -279,10 +280,10 @@ def test_latent_figure_draws_sigma_circles_of_radius_one_two_three():
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     assert fig.layout.uirevision == "latent"
     # Coloured by direction in data space: one trace (one colour) per sector of the angle.
-    assert len(fig.data) == plots.DIRECTION_SECTORS
-    assert len({trace.marker.color for trace in fig.data}) == plots.DIRECTION_SECTORS
+    assert len(fig.data) == style.DIRECTION_SECTORS
+    assert len({trace.marker.color for trace in fig.data}) == style.DIRECTION_SECTORS
     angle = plots.direction_colour(data)
-    width = 2 * math.pi / plots.DIRECTION_SECTORS
+    width = 2 * math.pi / style.DIRECTION_SECTORS
     drawn = []
     for k, trace in enumerate(fig.data):
         assert_float32_arrays(trace)
@@ -372,14 +373,15 @@ def test_compare_nll_figure_overlays_each_runs_test_curve():
 def test_layer_frames_start_standardised_and_end_at_z(arch):
     data = _moons(200)
     flow = _fitted_flow(arch, data=data)
-    frames = plots.layer_frames(flow, data)
+    frames = analysis.layer_frames(flow, data)
     assert len(frames) == len(flow.layers) + 1
-    assert [name for name, _ in frames] == [s.name for s in flow.trace(torch.as_tensor(
+    assert [frame.layer for frame in frames] == list(range(len(flow.layers) + 1))
+    assert [frame.name for frame in frames] == [s.name for s in flow.trace(torch.as_tensor(
         data, dtype=torch.float64))]
     x = torch.as_tensor(data, dtype=torch.float64)
-    np.testing.assert_allclose(frames[0][1], ((x - flow.loc) / flow.scale).numpy(), atol=1e-5)
-    np.testing.assert_allclose(frames[-1][1], flow(x)[0].detach().numpy(), atol=1e-5)
-    assert all(values.dtype == np.float32 and values.shape == (200, 2) for _, values in frames)
+    np.testing.assert_allclose(frames[0].values, ((x - flow.loc) / flow.scale).numpy(), atol=1e-5)
+    np.testing.assert_allclose(frames[-1].values, flow(x)[0].detach().numpy(), atol=1e-5)
+    assert all(values.dtype == np.float32 and values.shape == (200, 2) for *_, values in frames)
 
 
 def test_layers_figure_has_a_frame_per_layer_a_slider_and_play():
@@ -393,13 +395,13 @@ def test_layers_figure_has_a_frame_per_layer_a_slider_and_play():
     (menu,) = fig.layout.updatemenus
     assert any("play" in b.label and b.method == "animate" for b in menu.buttons)
     # every frame moves the points but keeps their colour: frames carry positions only
-    frames = plots.layer_frames(flow, data)
-    for frame, (_, values) in zip(fig.frames, frames, strict=True):
+    frames = analysis.layer_frames(flow, data)
+    for frame, (*_, values) in zip(fig.frames, frames, strict=True):
         (trace,) = frame.data
         assert_float32_arrays(trace)
         np.testing.assert_array_equal(trace.x, values[:, 0])
         assert trace.marker.color is None
-    np.testing.assert_allclose(fig.data[0].marker.color, plots.direction_colour(frames[0][1]))
+    np.testing.assert_allclose(fig.data[0].marker.color, plots.direction_colour(frames[0].values))
     assert fig.layout.uirevision == "layers"
     assert fig.layout.yaxis.scaleanchor == "x"
     assert_all_finite(fig)
@@ -433,7 +435,7 @@ def test_layers_figure_colour_by_and_non_finite_points():
 @pytest.mark.parametrize("arch", ["realnvp", "nsf"])
 def test_grid_deformation_colours_are_the_log_det_at_cell_centres(arch):
     flow = _fitted_flow(arch, scale=0.3)
-    grid = plots.grid_deformation(flow, (-2, 2, -1, 3), lines=6)
+    grid = analysis.grid_deformation(flow, (-2, 2, -1, 3), lines=6)
     assert grid.log_det.shape == (5, 5) and grid.centres.shape == (25, 2)
     _, log_det = flow(torch.as_tensor(grid.centres))
     np.testing.assert_allclose(grid.log_det.ravel(), log_det.detach().numpy(), atol=1e-12)
@@ -452,7 +454,7 @@ def test_grid_deformation_colours_are_the_log_det_at_cell_centres(arch):
 
 def test_grid_deformation_paths_cover_every_grid_line_and_map_through_f():
     flow = _fitted_flow("maf", scale=0.3)
-    grid = plots.grid_deformation(flow, (-2, 2, -1, 3), lines=5, points_per_line=20)
+    grid = analysis.grid_deformation(flow, (-2, 2, -1, 3), lines=5, points_per_line=20)
     rows, columns = grid.data_paths
     for level in np.linspace(-1, 3, 5):
         on_line = rows[np.isclose(rows[:, 1], level)]
@@ -479,24 +481,24 @@ def test_point_inspection_sums_layer_log_dets_to_log_prob(arch):
     flow = _fitted_flow(arch, dim=3)
     flow.set_standardisation(torch.tensor([0.3, -1.0, 2.0]), torch.tensor([0.5, 2.0, 1.5]))
     point = [0.4, -0.2, 2.5]
-    info = plots.point_inspection(flow, point)
+    info = analysis.point_inspection(flow, point)
     x = torch.tensor([point])
     with torch.no_grad():
         z, log_det = flow(x)
         log_prob = flow.log_prob(x)
-    assert info["log_p_x"] == pytest.approx(float(log_prob), abs=1e-10)
-    assert info["log_det"] == pytest.approx(float(log_det), abs=1e-10)
-    assert info["log_det"] == pytest.approx(sum(ld for _, ld in info["layer_log_dets"]))
-    assert [name for name, _ in info["layer_log_dets"]] == [s.name for s in flow.trace(x)]
-    assert info["layer_log_dets"][0][1] == pytest.approx(-math.log(0.5 * 2.0 * 1.5))
-    np.testing.assert_allclose(info["z"], z[0].detach().numpy(), atol=1e-12)
-    assert info["log_p_z"] == pytest.approx(
+    assert info.log_p_x == pytest.approx(float(log_prob), abs=1e-10)
+    assert info.log_det == pytest.approx(float(log_det), abs=1e-10)
+    assert info.log_det == pytest.approx(sum(ld for _, ld in info.layer_log_dets))
+    assert [name for name, _ in info.layer_log_dets] == [s.name for s in flow.trace(x)]
+    assert info.layer_log_dets[0][1] == pytest.approx(-math.log(0.5 * 2.0 * 1.5))
+    np.testing.assert_allclose(info.z, z[0].detach().numpy(), atol=1e-12)
+    assert info.log_p_z == pytest.approx(
         float(-0.5 * (z**2).sum() - 1.5 * math.log(2 * math.pi)), abs=1e-10)
 
 
 def test_point_inspection_rejects_a_wrong_shape():
     with pytest.raises(ValueError, match="x_point"):
-        plots.point_inspection(_fitted_flow(), [1.0, 2.0, 3.0])
+        analysis.point_inspection(_fitted_flow(), [1.0, 2.0, 3.0])
 
 
 # -- truth vs model --------------------------------------------------------------------------------

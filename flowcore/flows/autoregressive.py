@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowcore.config import FlowConfig
-from flowcore.flows.base import Flow
+from flowcore.flows.base import Flow, FlowLayer
 
 # log-scales are soft-clipped to (-LOG_SCALE_BOUND, LOG_SCALE_BOUND), once, here.
 LOG_SCALE_BOUND = 3.0
@@ -71,7 +71,7 @@ class MADE(nn.Module):
         return self.net(x).view(x.shape[0], self.dim, self.n_params)
 
 
-class MaskedAffineAutoregressive(nn.Module):
+class MaskedAffineAutoregressive(FlowLayer):
     r"""One MAF layer: ``z = (x - mu(x)) * exp(-alpha(x))`` with autoregressive ``mu, alpha``.
 
     Example:

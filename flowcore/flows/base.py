@@ -4,13 +4,15 @@ Conventions (the notes'): ``f`` maps data to latent, ``z = f(x)``, and
 
     log p_x(x) = log p_z(f(x)) + log|det J_f(x)|.
 
-Every layer is an ``nn.Module`` with ``forward(x) -> (z, log_det)`` and ``inverse(z) -> x``.
+Every layer follows the :class:`Layer` protocol: ``forward(x) -> (z, log_det)``,
+``inverse(z) -> x``, a ``label``, and optional capabilities (``data_init``, ``coupling_mask``,
+``scale_shift``) whose defaults :class:`FlowLayer` declares, so no caller has to guess them.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +28,64 @@ class TraceStep(NamedTuple):
     name: str
     value: Tensor  # the layer's output, shape (n, dim)
     log_det: Tensor  # the layer's log|det J| per point, shape (n,)
+
+
+class Layer(Protocol):
+    r"""What a :class:`Flow` needs of each of its layers, declared once.
+
+    ``z, log_det = layer(x)`` maps towards the latent (``log_det`` has shape ``(n,)``) and
+    ``layer.inverse(z)`` undoes it. The optional capabilities have defaults in
+    :class:`FlowLayer`, which every layer subclasses.
+    """
+
+    label: str  # a short name for the UI, e.g. "affine coupling"
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def inverse(self, z: Tensor) -> Tensor: ...
+
+    def data_init(self, x: Tensor) -> None:
+        """Data-dependent initialisation from the layer's input on a first batch."""
+
+    def coupling_mask(self) -> Tensor | None:
+        """The binary mask ``b`` (1 = passed through) of a coupling layer, else None."""
+
+    def scale_shift(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
+        """For an affine layer ``z = x * exp(scale) + shift``: ``(scale, shift)`` at ``x``."""
+
+
+class FlowLayer(nn.Module):
+    r"""The base class of every layer: :class:`Layer` with the optional capabilities off.
+
+    A subclass sets ``label``, implements ``forward`` and ``inverse``, and overrides a capability
+    only when it has it.
+
+    Example:
+        >>> class Shift(FlowLayer):
+        ...     label = "shift by one"
+        ...     def forward(self, x):
+        ...         return x + 1, x.new_zeros(x.shape[0])
+        ...     def inverse(self, z):
+        ...         return z - 1
+        >>> Shift().coupling_mask() is None
+        True
+    """
+
+    label = "layer"
+
+    def inverse(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def data_init(self, x: Tensor) -> None:
+        """Nothing to initialise from data (Glow's ActNorm overrides this)."""
+
+    def coupling_mask(self) -> Tensor | None:
+        """None: not a coupling layer."""
+        return None
+
+    def scale_shift(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
+        """None: not an elementwise affine map of its input."""
+        return None
 
 
 def mlp(n_in: int, hidden: int, n_out: int, depth: int, init: str = "identity") -> nn.Sequential:
@@ -64,7 +124,7 @@ class Flow(nn.Module):
         (torch.Size([5, 2]), torch.Size([5]))
     """
 
-    def __init__(self, config: FlowConfig, layers: list[nn.Module]):
+    def __init__(self, config: FlowConfig, layers: list[FlowLayer]):
         super().__init__()
         self.config = config
         self.register_buffer("loc", torch.zeros(config.dim))
@@ -147,6 +207,5 @@ class Flow(nn.Module):
         x = self._check(x, "x")
         value, _ = self.standardise(x)
         for layer in self.layers:
-            if hasattr(layer, "data_init"):
-                layer.data_init(value)
+            layer.data_init(value)
             value, _ = layer(value)

@@ -13,10 +13,10 @@ References:
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from flowcore.config import FlowConfig
-from flowcore.flows.base import Flow, mlp
+from flowcore.flows.base import Flow, FlowLayer, mlp
 
 
 def alternating_masks(dim: int, layers: int, order: str = "first") -> list[Tensor]:
@@ -31,7 +31,7 @@ def alternating_masks(dim: int, layers: int, order: str = "first") -> list[Tenso
     return [first if i % 2 == 0 else 1 - first for i in range(layers)]
 
 
-class AffineCoupling(nn.Module):
+class AffineCoupling(FlowLayer):
     r"""One affine coupling layer in the binary-mask form of the notes.
 
     Arguments:
@@ -60,6 +60,10 @@ class AffineCoupling(nn.Module):
         else:
             self.scale_net = mlp(dim, hidden, dim, depth, init)
             self.shift_net = mlp(dim, hidden, dim, depth, init)
+
+    def coupling_mask(self) -> Tensor:
+        """The binary mask ``b``: 1 = passed through unchanged."""
+        return self.mask
 
     def scale_shift(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(1 - b) * s(b * x)`` and ``(1 - b) * t(b * x)``: zero on the passed-through part."""

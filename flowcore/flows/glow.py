@@ -10,11 +10,11 @@ import torch
 from torch import Tensor, nn
 
 from flowcore.config import FlowConfig
-from flowcore.flows.base import Flow
+from flowcore.flows.base import Flow, FlowLayer
 from flowcore.flows.coupling import AffineCoupling, alternating_masks
 
 
-class ActNorm(nn.Module):
+class ActNorm(FlowLayer):
     r"""``z = (x - loc) * exp(-log_scale)`` per dimension, with data-dependent initialisation.
 
     Starts as the identity; :meth:`data_init` sets ``loc`` and ``log_scale`` so that a first batch
@@ -43,7 +43,7 @@ class ActNorm(nn.Module):
         return z * torch.exp(self.log_scale) + self.loc
 
 
-class LULinear(nn.Module):
+class LULinear(FlowLayer):
     r"""``z = W x`` with ``W = L (U + diag(exp(log_diag)))``.
 
     ``L`` is unit lower triangular and ``U`` strictly upper triangular, so ``W`` stays invertible
@@ -78,7 +78,7 @@ class LULinear(nn.Module):
 
 
 def build_glow(config: FlowConfig) -> Flow:
-    layers: list[nn.Module] = []
+    layers: list[FlowLayer] = []
     for mask in alternating_masks(config.dim, config.layers, config.mask_order):
         layers += [
             ActNorm(config.dim),

@@ -15,10 +15,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from flowcore.config import FlowConfig
-from flowcore.flows.base import Flow, mlp
+from flowcore.flows.base import Flow, FlowLayer, mlp
 from flowcore.flows.coupling import alternating_masks
 
 MIN_BIN_WIDTH = 1e-3
@@ -105,7 +105,7 @@ def rational_quadratic_spline(
     return out, log_abs_det
 
 
-class SplineCoupling(nn.Module):
+class SplineCoupling(FlowLayer):
     r"""A coupling layer whose transformed coordinates go through rational-quadratic splines.
 
     Arguments:
@@ -131,6 +131,10 @@ class SplineCoupling(nn.Module):
         self.bins, self.bound = bins, float(bound)
         n_params = self.changed.numel() * (3 * bins - 1)
         self.net = mlp(self.kept.numel(), hidden, n_params, depth, init)
+
+    def coupling_mask(self) -> Tensor:
+        """The binary mask ``b``: 1 = passed through unchanged."""
+        return self.mask
 
     def _spline(self, x: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         params = self.net(x[:, self.kept])

@@ -1,10 +1,12 @@
 """Flow Playground: train normalizing flows live and watch them learn.
 
-Run with ``make run`` (or ``streamlit run app.py``). Each page draws the shared experiment sidebar
-(pages/ui.py) and lays out what flowcore computes.
+Run with ``make run`` (or ``streamlit run app.py``). This file draws what every page shares, once
+per run: the experiment sidebar and the run's status line. Pages only lay out their own views.
 """
 
 import streamlit as st
+
+from dashboard import panels, sidebar, state, tab
 
 st.set_page_config(page_title="Flow Playground", page_icon=":material/cyclone:", layout="wide")
 
@@ -15,4 +17,9 @@ page = st.navigation([
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ])
+with st.sidebar:
+    tab.remember()
+sidebar.draw()
+with st.sidebar:
+    panels.heartbeat(state.session_run())
 page.run()

@@ -220,6 +220,12 @@ class TrainingJob:
             self._publish()  # cheap when nothing changed
             return self._published
 
+    def best(self) -> tuple[Flow, dict[str, Any]]:
+        """A copy of the best weights so far and what a model file records about the run
+        (for :func:`flowcore.save`); safe to call while the job trains."""
+        with self._lock:
+            return self.trainer.best_flow(), self.trainer.info()
+
     def _make_snapshot(self) -> Snapshot:
         t = self.trainer
         return Snapshot(

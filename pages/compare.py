@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from pages import insight, ui
+from dashboard import compare, state
 
-ui.sidebar()
 st.title("Compare runs")
-run = ui.session_run()
-insight.side_by_side_form(run)
-insight.kept_runs_section(run)
+run = state.session_run()
+compare.side_by_side_form(run)
+compare.kept_runs_section(run)

@@ -2,16 +2,15 @@
 
 import streamlit as st
 
-from pages import insight, ui
+from dashboard import inside, views
 
-experiment = ui.sidebar()
 st.title("Inside the flow")
-if experiment is None:
+model = views.current_model()
+if model is None:
     st.info("Choose a dataset in the sidebar (or upload your own) to start.")
     st.stop()
-model = insight.current_model(experiment)
-insight.model_caption(model, "inside")
-insight.layers_section(model)
-insight.grid_section(model)
-insight.point_section(model)
-insight.truth_section(model)
+views.model_caption(model, "inside")
+inside.layers_section(model)
+inside.grid_section(model)
+inside.point_section(model)
+inside.truth_section(model)

@@ -2,17 +2,16 @@
 
 import streamlit as st
 
-from flowcore import inspect as flow_inspect
-from flowcore import plots
-from pages import insight, ui
+from dashboard import formulas, views
+from dashboard.sidebar import ARCH_LABELS
+from flowcore import analysis
 
-experiment = ui.sidebar()
 st.title("Learn how a flow works")
-if experiment is None:
+model = views.current_model()
+if model is None:
     st.info("Choose a dataset in the sidebar (or upload your own) to start.")
     st.stop()
-model = insight.current_model(experiment)
-insight.model_caption(model, "learn")
+views.model_caption(model, "learn")
 flow = model.flow
 
 st.header("1. Change of variables")
@@ -27,9 +26,9 @@ st.latex(r"p_x(x) = p_z\big(f(x)\big)\,\Big\lvert\det \frac{\partial f}{\partial
          r"\log p_x(x) = \log p_z\big(f(x)\big) + \log\lvert\det J_f(x)\rvert")
 st.markdown("**With the live model**, at a point of your choice (the same point as on the Inside "
             "page):")
-point = insight.point_inputs("learn", model)
-info = plots.point_inspection(flow, point)
-st.latex(insight.change_of_variables_latex(info))
+point = views.point_inputs("learn", model)
+info = analysis.point_inspection(flow, point)
+st.latex(formulas.change_of_variables_latex(info))
 
 st.header("2. Coupling layers")
 st.markdown(
@@ -44,11 +43,12 @@ st.latex(r"\text{inverse:}\quad x = \big(z - (1-b)\odot t(b\odot z)\big)"
 st.caption("Note the minus sign in the inverse: b ⊙ z = b ⊙ x, so the inverse sees the same s "
            "and t, and undoes the scaling with exp(−s). s ends in tanh, which bounds the "
            "log-scales.")
-layers = [m.layer for m in flow_inspect.coupling_masks(flow)]
+layers = [m.layer for m in analysis.coupling_masks(flow)]
 if not layers:
-    st.info(f"The live model ({ui.ARCH_LABELS.get(flow.config.arch)}) has no coupling layers: "
-            "each MAF layer transforms every coordinate, the i-th one with a shift and scale "
-            "computed from the coordinates before it, so its Jacobian is triangular too.")
+    st.info(f"The live model ({ARCH_LABELS.get(flow.config.arch, flow.config.arch)}) has no "
+            "coupling layers: each of its layers transforms every coordinate at once, in a way "
+            "whose Jacobian is still triangular (an autoregressive layer transforms the i-th "
+            "coordinate with a shift and scale computed from the ones before it).")
     choices = list(range(1, len(flow.layers) + 1))
 else:
     choices = layers
@@ -56,25 +56,25 @@ if st.session_state.get("learn-layer") not in choices:
     st.session_state["learn-layer"] = choices[0]
 chosen = st.selectbox("layer of the live model", choices, key="learn-layer",
                       format_func=lambda k: f"layer {k}: {flow.layers[k - 1].label}")
-step = flow_inspect.layer_at_point(flow, chosen, point)
-if step["mask"] is not None:
+step = analysis.layer_at_point(flow, chosen, point)
+if step.mask is not None:
     left, right = st.columns([1, 3])
-    left.latex(insight.mask_latex(step["mask"]))
-    right.markdown(f"Layer {chosen}'s mask {insight.mask_words(step['mask'])}.")
-if step["scale"] is not None:
+    left.latex(formulas.mask_latex(step.mask))
+    right.markdown(f"Layer {chosen}'s mask {formulas.mask_words(step.mask)}.")
+if step.scale is not None:
     st.markdown(f"Its **s** and **t** at your point, as layer {chosen} sees it:")
-    st.latex(insight.affine_step_latex(step))
+    st.latex(formulas.affine_step_latex(step))
 else:
     st.markdown(
-        f"Layer {chosen} is a {step['label']} layer: " + (
+        f"Layer {chosen} is a {step.label} layer: " + (
             "instead of a scale and a shift, the transformed coordinates go through a monotone "
             "rational-quadratic spline whose knots the network computes from the passed-through "
-            "ones. Same idea, more flexible." if step["mask"] is not None else
+            "ones. Same idea, more flexible." if step.mask is not None else
             "its shift and scale come from an autoregressive network (MADE).")
     )
-    st.latex(rf"u = {insight.vector_latex(step['input'])} \;\longmapsto\; "
-             rf"{insight.vector_latex(step['output'])}, \qquad "
-             rf"\log\lvert\det J\rvert = {step['log_det']:.3f}")
+    st.latex(rf"u = {formulas.vector_latex(step.input)} \;\longmapsto\; "
+             rf"{formulas.vector_latex(step.output)}, \qquad "
+             rf"\log\lvert\det J\rvert = {step.log_det:.3f}")
 
 st.header("3. Masks alternate")
 st.markdown(
@@ -82,7 +82,7 @@ st.markdown(
     "mask: within two layers every coordinate has been transformed, each as a function of the "
     "others. The live model's layers:"
 )
-st.dataframe(insight.layer_rows(flow), key="learn-masks", hide_index=True)
+st.dataframe(formulas.layer_rows(flow), key="learn-masks", hide_index=True)
 
 st.header("4. The log-det")
 st.markdown(
@@ -96,7 +96,7 @@ st.latex(r"\log\lvert\det J_f(x)\rvert = \underbrace{-\textstyle\sum_i \log\sigm
          r"\qquad \log\lvert\det J_{\text{coupling}}\rvert = \textstyle\sum_i (1-b_i)\,s_i")
 st.markdown("At your point, step by step:")
 st.latex(r"\begin{aligned}\log\lvert\det J_f(x)\rvert &= "
-         + insight.log_det_sum_latex(info["layer_log_dets"], info["log_det"])
+         + formulas.log_det_sum_latex(info.layer_log_dets, info.log_det)
          + r"\end{aligned}")
 
 st.header("5. Training")

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from pages import ui
+from dashboard import model, state
+from dashboard.state import Key
 
-ui.sidebar()
 st.title("Load a model")
-if st.session_state.pop("continue-ready", False):
+if st.session_state.pop(Key.CONTINUE_READY, False):
     st.success("The model is now this session's run, with its settings in the sidebar.")
     st.page_link("pages/train.py", label="Go on training it on the Train page", icon="▶️")
 upload = st.file_uploader("A .safetensors file made by flowcore or this app",
                           type=["safetensors"], key="upload-model")
-loaded = ui.load_uploaded_model(upload)
+loaded = model.load_upload(upload)
 if loaded is not None:
     st.button("Continue training this model", key="continue-training", type="primary",
-              on_click=ui.continue_training, args=(ui.session_run(), loaded))
-    ui.model_summary(loaded)
+              on_click=model.continue_training, args=(state.session_run(), loaded))
+    model.summary(loaded)

@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from pages import ui
+from dashboard import controls, panels, state
 
 st.title("Train a normalizing flow")
-experiment = ui.sidebar()
-if experiment is None:
+run = state.session_run()
+if run.job is None:
     st.info("Choose a dataset in the sidebar (or upload your own) to start.")
     st.stop()
-run = ui.session_run()
-ui.controls(run, experiment)
-ui.live_panels(run)
+controls.draw(run)
+panels.draw(run)

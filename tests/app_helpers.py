@@ -408,6 +408,7 @@ def _monitor(path: str) -> None:
         for job in live_jobs():
             jobs.append({"id": id(job), "state": job.state, "step": job.trainer.step_count,
                          "lr": job.trainer.base_lr, "seed": job.trainer.config.seed,
+                         "budget": job.trainer.config.steps,
                          "idle_timeout": job.idle_timeout})
         record = {"time": time.time(), "pid": os.getpid(), "rss": rss_bytes(),
                   "threads": threading.active_count(), "jobs": jobs}

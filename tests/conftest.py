@@ -41,6 +41,27 @@ def rewrite_header(data: bytes, edit) -> bytes:
 
 
 # -- the app's tests (tests/test_app*.py, test_hostile_*.py, test_browser.py) --------------------
+@pytest.fixture(autouse=True, scope="session")
+def _apptest_runs_the_entrypoint():
+    """Make AppTest run app.py on every run, as the server does.
+
+    AppTest forgets before each run that app.py called ``st.navigation``; because a ``pages/``
+    folder exists, its second run would then execute the current page file on its own (the old
+    pages-folder mode), without the sidebar app.py draws. The server decides this once.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    real = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+    yield
+    PagesManager.__init__ = real
+
+
 @pytest.fixture
 def float32():
     """The app trains in float32, as users get it."""

@@ -65,8 +65,22 @@ def test_preset_fills_every_field(app):
     assert app.selectbox(key="arch").value == best.flow.arch
     assert app.number_input(key="lr").value == pytest.approx(best.train.lr)
     assert app.number_input(key="batch_size").value == best.train.batch_size
-    # A changed architecture needs a Reset: the UI says so instead of restarting silently.
+    # A run with no steps takes the new settings at once: nothing is lost by it.
+    assert "/ 20,000 steps" in app.get("progress")[0].proto.text
+    assert not any("Reset" in i.value for i in app.info)
+    from flowcore.job import _all_jobs
+
+    assert any(j.trainer.flow_config.arch == "nsf" and j.trainer.config.steps == 20_000
+               for j in _all_jobs)
+
+
+def test_a_started_run_waits_for_reset_and_the_preset_says_custom(app):
+    app.button(key="step").click().run()
+    app.number_input(key="layers").set_value(3).run()
     assert any("Reset" in i.value for i in app.info)
+    assert app.selectbox(key="preset").value == "custom"
+    app.button(key="reset").click().run()
+    assert not any("Reset" in i.value for i in app.info) and step_of(app) == 0
 
 
 def test_learning_rate_applies_live(app):

@@ -7,7 +7,6 @@ training jobs and RSS). They skip without Chromium unless REQUIRE_BROWSER=1.
 """
 
 import os
-import sys
 import threading
 import time
 from urllib.parse import urlencode
@@ -32,6 +31,7 @@ from app_helpers import (
 )
 
 import flowcore as fc
+from dashboard import panels
 from flowcore.job import live_jobs
 
 pytestmark = pytest.mark.usefixtures("float32", "own_sessions")
@@ -110,13 +110,13 @@ def _status_only(run) -> None:
     import streamlit as st
 
     with st.container(key="status"):
-        st.markdown(sys.modules["pages.ui"].status_line(run.job.snapshot()))
+        st.markdown(panels.status_line(run.job.snapshot()))
 
 
 def test_100_train_pause_reset_cycles_through_the_ui_leak_no_threads(monkeypatch):
     stop_all_jobs()
     at = new_app()
-    monkeypatch.setattr(sys.modules["pages.ui"], "live_panels", _status_only)
+    monkeypatch.setattr(panels, "draw", _status_only)
     at.run()
     baseline = threading.active_count()
     for cycle in range(100):
@@ -138,7 +138,7 @@ def test_100_train_pause_reset_cycles_through_the_ui_leak_no_threads(monkeypatch
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require_browser()
-    # A short idle timeout bounds the wait for a closed tab's job (pages/ui.py reads it).
+    # A short idle timeout bounds the wait for a closed tab's job (dashboard/state.py reads it).
     srv = Server(tmp_path_factory.mktemp("server") / "monitor.json",
                  env={"FLOWCORE_IDLE_TIMEOUT": "20"}).start()
     yield srv

@@ -114,12 +114,13 @@ def test_learn_page_ties_each_formula_to_the_live_model(app):
     assert not app.exception, app.exception
     text = "\n".join(latex.value for latex in app.latex)
     assert r"\exp\big(-(1-b)" in text  # the inverse, with its minus sign
-    assert r"b = \begin{pmatrix} 1 \\ 0 \end{pmatrix}" in text  # layer 1's mask
+    # The seed's layer 1 passes x₂ through and transforms x₁, as in the tutorial.
+    assert r"b = \begin{pmatrix} 0 \\ 1 \end{pmatrix}" in text
     assert r"(1-b)\odot s(b\odot u)" in text  # s and t at the point
     app.selectbox(key="learn-layer").select(2).run()
     assert not app.exception, app.exception
     text = "\n".join(latex.value for latex in app.latex)
-    assert r"b = \begin{pmatrix} 0 \\ 1 \end{pmatrix}" in text
+    assert r"b = \begin{pmatrix} 1 \\ 0 \end{pmatrix}" in text
     assert app.dataframe  # the table of masks
 
 
@@ -186,14 +187,14 @@ def test_a_click_on_the_density_becomes_the_inspected_point(monkeypatch):
     """AppTest cannot click a Plotly chart: call the chart's selection callback directly."""
     from types import SimpleNamespace
 
-    from pages import insight
+    from dashboard import views
 
     event = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 1.23456, "y": -0.5,
                                                                 "curve_number": 3}]))
     state = {"inspect-chart": event, "inspect-x1": 0.0, "inspect-x2": 0.0}
-    monkeypatch.setattr(insight.st, "session_state", state)
-    insight._take_clicked_point("inspect-chart", "inspect")
+    monkeypatch.setattr(views.st, "session_state", state)
+    views.take_clicked_point("inspect-chart", "inspect")
     assert (state["inspect-x1"], state["inspect-x2"]) == (1.235, -0.5)
     state["inspect-chart"] = SimpleNamespace(selection=SimpleNamespace(points=[]))
-    insight._take_clicked_point("inspect-chart", "inspect")  # a cleared selection: no change
+    views.take_clicked_point("inspect-chart", "inspect")  # a cleared selection: no change
     assert state["inspect-x1"] == 1.235

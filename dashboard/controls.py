@@ -1,0 +1,88 @@
+"""The run's buttons (Train, Pause, Step, Reset) and its downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import flowcore as fc
+from dashboard import state
+from dashboard.sidebar import dataset_of
+from dashboard.state import HEARTBEAT_SECONDS, Key
+from flowcore import export
+
+
+def reset(run: state.SessionRun) -> None:
+    """Start over with the sidebar's settings; the replaced run is kept for Compare."""
+    experiment = state.experiment()
+    if experiment is not None:
+        state.build_job(run, experiment, dataset_of(experiment))
+
+
+def _files(job: fc.TrainingJob) -> tuple[bytes, bytes]:
+    """The model file and samples of the best weights, made once per best weights.
+
+    The browser fetches a download button's file whenever its bytes change, so bytes that only
+    change with the best weights save the server a fetch of both files every refresh.
+    """
+    cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
+    key = (id(job.trainer), job.trainer.best_step)
+    hit = cache.get("downloads")
+    if hit is None or hit[0] != key:
+        flow, info = job.best()
+        hit = (key, (export.model_bytes(flow, info), export.samples_csv(flow)))
+        cache["downloads"] = hit
+    return hit[1]
+
+
+def _downloads(job: fc.TrainingJob) -> None:
+    """Download model / samples, with the file's bytes in the page.
+
+    Streamlit keeps a file made at click time (a callable ``data``) only until the next two script
+    runs finish, and the live panels rerun every second, so such a download often vanished before
+    the browser fetched it. Bytes made here stay served while the button shows them; the fragment
+    looks for new best weights every HEARTBEAT_SECONDS while the job trains.
+    """
+    @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
+    def buttons() -> None:
+        model, samples = _files(job)
+        left, right = st.columns([1, 1.3])
+        left.download_button(
+            "Download model", model, file_name="flow.safetensors",
+            mime="application/octet-stream", key="download-model", on_click="ignore",
+            help="The best weights so far, as .safetensors (load them on the Model page)",
+        )
+        right.download_button(
+            "Download samples (CSV)", samples, file_name="samples.csv", mime="text/csv",
+            key="download-samples", on_click="ignore",
+            help="Samples of the best weights so far",
+        )
+
+    buttons()
+
+
+def draw(run: state.SessionRun) -> None:
+    """Train / Pause / Step / Reset, the downloads, and what the sidebar's changes mean."""
+    job = run.job
+    cols = st.columns([1, 1, 1, 1, 1, 2.6])
+    # Callbacks run before the page is drawn, so the buttons show the state they caused.
+    running = job.state == "running"
+    cols[0].button("Train", key="train", type="primary", disabled=running,
+                   on_click=job.start, help="Start, or resume when paused")
+    cols[1].button("Pause", key="pause", disabled=not running, on_click=job.pause)
+    step_by = cols[2].selectbox("steps per Step", [1, 10], key="step-by",
+                                label_visibility="collapsed")
+    cols[3].button("Step", key="step", disabled=running, on_click=job.step_once,
+                   args=(step_by,), help="Run one step (or ten) while paused")
+    cols[4].button("Reset", key="reset", on_click=reset, args=(run,),
+                   disabled=state.experiment() is None,
+                   help="Start over with the sidebar's settings")
+    with cols[5]:
+        _downloads(job)
+    # Always one container here, so the live panels below keep their place in the page.
+    with st.container(key="notices"):
+        if message := st.session_state.pop(Key.BUILD_ERROR, None):
+            st.error(message)
+        if state.pending_changes(run):
+            st.info("You changed settings that need a new model (data, architecture, sizes or "
+                    "schedule). Press **Reset** to apply them; the current run goes on until "
+                    "then.")

@@ -1,0 +1,121 @@
+"""The Inside the flow page's sections: layer by layer, grid deformation, one point, truth."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard.formulas import change_of_variables_latex, log_det_table
+from dashboard.views import Model, cached, chart, point_inputs, take_clicked_point
+from flowcore import analysis, plots
+
+INSPECT_RESOLUTION = 120
+TRUTH_RESOLUTION = 120
+
+# -- Inside the flow --------------------------------------------------------------------------
+def _reset_layer_slider(last: int) -> None:
+    """Start each direction where its animation starts: x (stage 0) or z (the last stage)."""
+    st.session_state["layer"] = 0 if st.session_state["layers-direction"] == "forward" else last
+
+
+def layers_section(model: Model) -> None:
+    st.subheader("Layer by layer")
+    flow = model.flow
+    last = len(flow.layers)
+    direction = st.radio(
+        "direction", ["forward", "backward"], key="layers-direction", horizontal=True,
+        format_func={"forward": "data pushed forward, x → z",
+                     "backward": "model samples pulled back, z → x"}.get,
+        on_change=_reset_layer_slider, args=(last,),
+    )
+    if direction == "forward":
+        fig = cached("layers-forward", model.key, lambda: plots.layers_figure(flow, model.data))
+        names = [frame.name for frame in fig.frames]
+    else:
+        fig = cached("layers-backward", model.key, lambda: plots.pull_back_figure(flow))
+        names = [frame.name for frame in fig.frames][::-1]
+    if st.session_state.get("layer", 0) > last:
+        st.session_state["layer"] = last
+    stage = st.slider("layer", 0, last, key="layer",
+                      help="0 is the standardised data, the last stage is z = f(x). The chart's "
+                           "▶ play button animates the layers from the stage shown.")
+    shown = plots.show_frame(fig, names[stage])
+    means = cached("layer-means", model.key,
+                   lambda: analysis.mean_layer_log_dets(flow, model.data))
+    name, mean = means[stage]
+    st.caption(f"**{shown.layout.title.text}**. Mean log|det J| of this step over the held-out "
+               f"data: {mean:+.3f} nats ({'stretches' if mean > 0 else 'squeezes'} the data on "
+               "average; positive log-dets raise the density). Points keep the colour of where "
+               "they started.")
+    chart("layers", shown)
+    st.download_button(
+        "Download the animation (HTML)",
+        lambda: fig.to_html(auto_play=False, include_plotlyjs=True).encode(),
+        file_name=f"flow-layers-{direction}.html", mime="text/html",
+        key="download-layers-html", on_click="ignore", icon=":material/animation:",
+        help="A standalone page with the play button and slider; it works offline.",
+    )
+
+
+def grid_section(model: Model) -> None:
+    st.subheader("Grid deformation")
+    lines = st.slider("grid lines", 5, 40, 15, key="grid-lines")
+    fig = cached("grid", (*model.key, lines),
+                 lambda: plots.grid_deformation_figure(model.flow, model.bounds, lines))
+    chart("grid", fig)
+    st.caption("A regular grid in data space (left) drawn through f into latent space (right). "
+               "Cells are coloured by log|det J_f| at their centres: red cells are stretched "
+               "(the model puts probability there), blue ones squeezed.")
+
+
+def point_section(model: Model) -> None:
+    st.subheader("One point: the change of variables")
+    left, right = st.columns([1.1, 1])
+    with right:
+        st.markdown("Click anywhere on the density, or type a point:")
+        point = point_inputs("inspect", model)
+    fig = cached("inspect-density", (*model.key, tuple(point[:2])),
+                 lambda: plots.clickable_density_figure(
+                     model.flow, model.data, model.bounds, INSPECT_RESOLUTION, point))
+    with left:
+        chart("inspect", fig, selection_mode="points",
+              on_select=functools.partial(take_clicked_point, "inspect-chart", "inspect"))
+    info = analysis.point_inspection(model.flow, point)
+    st.latex(change_of_variables_latex(info))
+    with right:
+        st.dataframe(log_det_table(info), key="inspect-log-dets", hide_index=True,
+                     column_config={"log|det J| (nats)": st.column_config.NumberColumn(
+                                        format="%.4f"),
+                                    "running sum": st.column_config.NumberColumn(
+                                        format="%.4f")})
+
+
+def _knows_density(dataset: Any, data: np.ndarray) -> bool:
+    return dataset is not None and dataset.log_density(data[:1]) is not None
+
+
+def truth_section(model: Model) -> None:
+    st.subheader("Truth vs model")
+    if not _knows_density(model.dataset, model.data):
+        st.info(f"The true density of {model.dataset.name} is not known, so there is nothing to "
+                "compare the model with. The toy datasets and images have one.")
+        return
+    metrics = model.snap.metrics
+    cols = st.columns(3)
+    kl, best_kl = metrics.get("kl"), metrics.get("best_kl")
+    cols[0].metric("KL(p* ‖ model), nats", "—" if kl is None else f"{kl:.4f}",
+                   help="Test NLL minus the true entropy, at the last evaluation: the nats the "
+                        "model still loses per point. 0 is a perfect model (up to sampling noise).")
+    cols[1].metric("best KL so far, nats", "—" if best_kl is None else f"{best_kl:.4f}")
+    entropy = model.dataset.entropy()
+    cols[2].metric("true entropy H(p*), nats", "—" if entropy is None else f"{entropy:.4f}")
+    if kl is None:
+        st.caption("The KL appears after the first evaluation of the held-out data.")
+    fig = cached("truth", model.key, lambda: plots.truth_figure(
+        model.flow, model.dataset.log_density, model.bounds, TRUTH_RESOLUTION, model.anchor))
+    chart("truth", fig)
+
+

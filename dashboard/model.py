@@ -1,0 +1,116 @@
+"""The Model page's logic: load an uploaded model file safely, show it, and continue training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+import flowcore as fc
+from dashboard import sidebar, state
+from dashboard.state import PANEL_SAMPLES, Key
+from flowcore import analysis, datasets, plots
+from flowcore.experiment import Experiment, continued
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    file_id: str
+    name: str
+    flow: fc.Flow
+    meta: dict[str, Any]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        info = self.meta.get("info")
+        return info if isinstance(info, dict) else {}
+
+
+def load_upload(upload) -> LoadedModel | None:
+    """The uploaded model (parsed once per file); a clear error and None when it is bad."""
+    loaded = st.session_state.get(Key.LOADED_MODEL)
+    if upload is None or (loaded is not None and loaded.file_id == upload.file_id):
+        return loaded
+    try:
+        data = upload.getvalue()
+        flow, meta = fc.load(data), fc.read_metadata(data)
+    except ValueError as err:
+        st.error(f"Could not load {upload.name}: {err}")
+        return None
+    loaded = LoadedModel(upload.file_id, upload.name, flow, meta)
+    st.session_state[Key.LOADED_MODEL] = loaded
+    return loaded
+
+
+def _dataset_of(info: dict[str, Any]) -> tuple[str | None, Any]:
+    spec = info.get("dataset")
+    if not isinstance(spec, dict) or spec.get("name") not in datasets.names():
+        return None, None
+    params = spec.get("params")
+    try:
+        return spec["name"], sidebar.cached_dataset(
+            spec["name"], tuple(sorted(params.items())) if isinstance(params, dict) else ())
+    except (ValueError, TypeError):
+        return None, None
+
+
+def summary(loaded: LoadedModel) -> None:
+    """The loaded model's config, metrics and panels."""
+    if message := st.session_state.pop(Key.CONTINUE_ERROR, None):
+        st.error(message)
+    flow, meta = loaded.flow, loaded.meta
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Config")
+        st.json(meta["config"], expanded=True)
+    with right:
+        st.subheader("Metrics")
+        st.caption(f"made with flowcore {meta.get('flowcore_version')}")
+        st.json(loaded.info.get("metrics") or {"note": "no training metrics recorded"},
+                expanded=True)
+    _, dataset = _dataset_of(loaded.info)
+    data = None
+    if dataset is not None and dataset.dim == flow.config.dim:
+        data = dataset.sample(PANEL_SAMPLES, seed=1)
+    panels = analysis.panel_data(flow, data, PANEL_SAMPLES)
+    if data is None:
+        st.plotly_chart(plots.samples_figure(panels.samples, None), key="model-samples")
+        return
+    cols = st.columns(3)
+    with cols[0]:
+        st.plotly_chart(plots.density_figure(flow, bounds=plots.bounds_for(data)),
+                        key="model-density")
+    with cols[1]:
+        st.plotly_chart(plots.samples_figure(panels.samples, data), key="model-samples")
+    with cols[2]:
+        st.plotly_chart(plots.latent_figure(panels.z, data), key="model-latent")
+
+
+def continue_training(run: state.SessionRun, loaded: LoadedModel) -> None:
+    """Make the loaded model this tab's run, with its dataset and training config."""
+    flow, info = loaded.flow, loaded.info
+    name, dataset = _dataset_of(info)
+    if dataset is None:
+        current = state.experiment()
+        if current is not None:
+            name, dataset = current.dataset_name, sidebar.dataset_of(current)
+    if dataset is None or dataset.dim != flow.config.dim:
+        st.session_state[Key.CONTINUE_ERROR] = (
+            "This model's dataset is unknown here: pick or upload a dataset with "
+            f"{flow.config.dim} columns in the sidebar first, then press Continue again."
+        )
+        return
+    try:
+        train = fc.TrainConfig.from_dict(info.get("train_config") or {})
+    except (ValueError, TypeError):
+        train = fc.TrainConfig()
+    train = continued(train)
+    experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
+    if state.build_job(run, experiment, dataset, flow=flow):
+        run.loaded_from = loaded.name
+        builtin = name in datasets.names()
+        sidebar.fill(flow.config, train, dataset=name if builtin else None)
+        for knob, value in dataset.params.items() if builtin else ():
+            st.session_state[f"{name}-{knob}"] = value
+        st.session_state[Key.CONTINUE_READY] = True

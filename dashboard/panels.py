@@ -1,0 +1,122 @@
+"""The live view: the status line and the four panels, each its own fragment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+import flowcore as fc
+from dashboard import state
+from dashboard.state import HEARTBEAT_SECONDS, PANEL_SAMPLES, Key
+from flowcore import analysis, plots
+
+REFRESH_SECONDS = 1.0
+HEATMAP_REFRESH_SECONDS = 3.0
+
+
+def status_line(snap: fc.Snapshot) -> str:
+    m = snap.metrics
+    parts = [f"**{snap.state}**", f"step {snap.step:,}"]
+    if m.get("steps_per_s"):
+        parts.append(f"{m['steps_per_s']:.1f} steps/s")
+    parts.append(f"{snap.elapsed:.1f} s")
+    if m.get("train_nll") is not None:
+        parts.append(f"train NLL {m['train_nll']:.3f}")
+    if m.get("test_nll") is not None:
+        parts.append(f"test NLL {m['test_nll']:.3f} nats")
+    if m.get("kl") is not None:
+        error = f" ± {m['kl_se']:.3f}" if m.get("kl_se") is not None else ""
+        parts.append(f"KL to truth {m['kl']:.3f}{error} nats")
+    return " · ".join(parts)
+
+
+def heartbeat(run: state.SessionRun) -> None:
+    """A one-line run status on every page; reading it keeps a running job alive."""
+    if run.job is None:
+        return
+    job = run.job
+
+    @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
+    def beat() -> None:
+        snap = job.snapshot()
+        st.caption(f"Run: {snap.state}, step {snap.step:,}")
+
+    beat()
+
+
+def panel_data(job: fc.TrainingJob, snap: fc.Snapshot) -> dict[str, Any]:
+    """Samples, push-forward and data for the panels, computed once per published weights."""
+    cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
+    key = (id(snap.flow), snap.weights_step)
+    hit = cache.get("panels")
+    if hit is None or hit[0] != key:
+        data = job.trainer.test_data[:PANEL_SAMPLES].numpy()
+        hit = (key, analysis.panel_data(snap.flow, data, PANEL_SAMPLES))
+        cache["panels"] = hit
+    return hit[1]
+
+
+def _chart(name: str, fig) -> None:
+    with st.container(key=name):
+        st.plotly_chart(fig, key=f"{name}-chart")
+
+
+def draw(run: state.SessionRun) -> None:
+    """Status, progress and the four panels in a 2×2 grid, refreshed while the job runs.
+
+    Each panel is its own fragment, so the heavy heatmap can refresh less often than the rest.
+    """
+    job = run.job
+    running = job.state == "running"
+
+    def every(seconds: float):
+        return st.fragment(run_every=seconds if running else None)
+
+    @every(REFRESH_SECONDS)
+    def status() -> None:
+        snap = job.snapshot()
+        with st.container(key="status"):
+            st.markdown(status_line(snap))
+        st.progress(min(1.0, snap.step / max(1, snap.budget)),
+                    text=f"{snap.step:,} / {snap.budget:,} steps")
+        with st.container(key="run-notes"):
+            if snap.stopped_reason:
+                st.warning(snap.stopped_reason, icon="⚠️")
+            if job.note:
+                st.info(job.note)
+        if running and snap.state != "running":
+            st.rerun()  # training ended: redraw the controls and stop refreshing
+
+    @every(HEATMAP_REFRESH_SECONDS)
+    def density() -> None:
+        snap = job.snapshot()
+        toggles = st.columns(2)
+        log_scale = toggles[0].toggle("log density", value=True, key="log-density")
+        overlay = toggles[1].toggle("show data", value=False, key="overlay-data")
+        data = panel_data(job, snap).data
+        fig = plots.density_figure(snap.flow, data=data if overlay else None,
+                                   bounds=plots.bounds_for(data), log_scale=log_scale,
+                                   resolution=plots.LIVE_DENSITY_RESOLUTION)
+        _chart("density", fig)
+
+    @every(REFRESH_SECONDS)
+    def samples() -> None:
+        data = panel_data(job, job.snapshot())
+        _chart("samples", plots.samples_figure(data.samples, data.data))
+
+    @every(REFRESH_SECONDS)
+    def latent() -> None:
+        data = panel_data(job, job.snapshot())
+        _chart("latent", plots.latent_figure(data.z, data.data))
+
+    @every(REFRESH_SECONDS)
+    def nll() -> None:
+        snap = job.snapshot()
+        _chart("nll", plots.nll_figure(list(snap.history), job.trainer.entropy))
+
+    status()
+    for row in ((density, samples), (latent, nll)):
+        for column, panel in zip(st.columns(2), row, strict=True):
+            with column:
+                panel()

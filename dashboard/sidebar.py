@@ -1,0 +1,334 @@
+"""The experiment sidebar, drawn once per script run by app.py for every page.
+
+Because it is drawn on every run whatever the page, Streamlit keeps its widgets' values across
+page switches. Each field's widget is keyed by its FlowConfig / TrainConfig field name. Fields
+without a widget (say the seed's mask order) come from the *base* config: the preset, shared link
+or loaded model the sidebar was last filled from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Any
+
+import streamlit as st
+
+import flowcore as fc
+from dashboard import state
+from dashboard.state import Key
+from flowcore import datasets, plots
+from flowcore.experiment import Experiment, matching_preset
+from flowcore.presets import PRESETS
+
+USER_DATA = "your data (upload)"
+CUSTOM = "custom"
+ARCH_LABELS = {
+    "realnvp": "RealNVP (affine coupling)",
+    "nsf": "Neural spline flow",
+    "maf": "MAF (autoregressive)",
+    "glow": "Glow (ActNorm + LU + coupling)",
+}
+FLOW_FIELDS = ("arch", "layers", "hidden", "bins", "shared_trunk")
+TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "steps", "schedule", "warmup", "clip_grad",
+                "data_mode", "n_train", "seed")
+FIELDS = FLOW_FIELDS + TRAIN_FIELDS
+DRAW_SIDE = 32  # cells per side of the drawing canvas
+
+
+# -- filling the fields ------------------------------------------------------------------------
+def fill(flow: fc.FlowConfig, train: fc.TrainConfig, dataset: str | None = None) -> None:
+    """Make ``flow`` and ``train`` the sidebar's fields (call before the widgets are drawn)."""
+    st.session_state[Key.BASE] = (flow, train)
+    values = {**flow.to_dict(), **train.to_dict()}
+    for name in FIELDS:
+        st.session_state[name] = values[name]
+    if dataset is not None:
+        st.session_state["dataset"] = dataset
+
+
+def apply_preset() -> None:
+    """The preset menu's callback: fill every field from the chosen preset."""
+    preset = PRESETS.get(st.session_state.get("preset"))
+    if preset is not None:
+        fill(preset.flow, preset.train, dataset="moons")
+
+
+def _parse(text: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() == "true"
+    return type(like)(float(text)) if isinstance(like, int | float) else text
+
+
+def _from_link(query: dict[str, str]) -> None:
+    """Fill the sidebar from a shared link's query, validated like the API."""
+    seed = PRESETS["seed"]
+    flow, train = seed.flow.to_dict(), seed.train.to_dict()
+    try:
+        for name in FIELDS:
+            if name in query:
+                target = flow if name in flow else train
+                try:
+                    target[name] = _parse(query[name], target[name])
+                except ValueError:
+                    raise ValueError(f"{name} = {query[name]!r} is not valid") from None
+        flow_cfg, train_cfg = fc.FlowConfig.from_dict(flow), fc.TrainConfig.from_dict(train)
+        name = query.get("dataset", "moons")
+        knobs = {k: float(query[k]) for k in datasets.knobs(name) if k in query}
+        datasets.get(name, **knobs)
+    except (ValueError, KeyError) as err:
+        st.session_state[Key.LINK_ERROR] = (
+            f"The link's settings could not be used ({err}); the seed configuration is shown.")
+        return
+    fill(flow_cfg, train_cfg, dataset=name)
+    for knob, value in knobs.items():
+        st.session_state[f"{name}-{knob}"] = value
+
+
+def _first_run(run: state.SessionRun) -> None:
+    """Fill the fields on a session's first run: the tab's own run after a reload, else the
+    shared link, else the seed configuration."""
+    if st.session_state.pop(Key.RESTORED, False) and run.sidebar:
+        for key, value in run.sidebar.items():
+            st.session_state[key] = value
+        return
+    if "arch" in st.session_state:
+        st.session_state.setdefault(Key.BASE, (PRESETS["seed"].flow, PRESETS["seed"].train))
+        return
+    apply_preset_name = "seed"
+    st.session_state["preset"] = apply_preset_name
+    apply_preset()
+    if st.query_params.to_dict():
+        _from_link(st.query_params.to_dict())
+
+
+def _share_link(experiment: Experiment) -> None:
+    """Keep the experiment in the URL, so a copied link reproduces the set-up (never the run)."""
+    if experiment.dataset_name not in datasets.names():
+        return
+    values = {**experiment.flow.to_dict(), **experiment.train.to_dict()}
+    query = {"dataset": experiment.dataset_name,
+             **{k: str(v) for k, v in experiment.dataset_params}}
+    query.update({name: str(values[name]).lower() if isinstance(values[name], bool)
+                  else str(values[name]) for name in FIELDS})
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+# -- the dataset -------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False, max_entries=64)
+def cached_dataset(name: str, params: tuple[tuple[str, Any], ...]):
+    return datasets.get(name, **dict(params))
+
+
+def dataset_of(experiment: Experiment):
+    if experiment.dataset_name not in datasets.names():
+        return st.session_state.get(Key.USER_DATASET)
+    return cached_dataset(experiment.dataset_name, experiment.dataset_params)
+
+
+def _read_upload(upload) -> None:
+    rejected = st.session_state.get(Key.USER_DATA_REJECTED)
+    if rejected and rejected[0] == upload.file_id:
+        st.error(rejected[1])
+        return
+    if st.session_state.get(Key.USER_DATA_ID) == upload.file_id:
+        return
+    try:
+        data = upload.getvalue()
+        if upload.name.lower().endswith((".png", ".jpg", ".jpeg")):
+            user = datasets.from_image(data)
+        else:
+            user = datasets.from_csv(io.BytesIO(data))
+    except ValueError as err:
+        message = f"{upload.name}: {err} The previous data is still in use."
+        st.session_state[Key.USER_DATA_REJECTED] = (upload.file_id, message)
+        st.error(message)
+        return
+    st.session_state[Key.USER_DATASET] = user
+    st.session_state[Key.USER_DATA_ID] = upload.file_id
+
+
+def _user_data() -> None:
+    source = st.radio("source", ["upload a file", "draw it"], key="user-data-source",
+                      horizontal=True, label_visibility="collapsed")
+    if source == "draw it":
+        _drawing()
+        return
+    upload = st.file_uploader(
+        "CSV of numeric columns, or an image (PNG/JPEG) to use as a density",
+        type=["csv", "txt", "png", "jpg", "jpeg"], key="upload-data",
+    )
+    if upload is not None:
+        _read_upload(upload)
+    user = st.session_state.get(Key.USER_DATASET)
+    if user is None:
+        st.info("Upload a file to train on your own data. Until then the run keeps its data.")
+    elif getattr(user, "notice", None):
+        st.caption(user.notice)
+
+
+def _add_drawn_cells() -> None:
+    """Add the canvas's current box or lasso selection to the drawing."""
+    selection = st.session_state.get("draw-chart", {}).get("selection", {})
+    picked = {p["point_index"] for p in selection.get("points", []) if p.get("curve_number") == 0}
+    st.session_state.setdefault(Key.DRAWN_CELLS, set()).update(picked)
+
+
+def use_drawing() -> None:
+    """Make the drawn cells the dataset (a density known exactly, so the KL is shown too)."""
+    cells = st.session_state.get(Key.DRAWN_CELLS, set())
+    try:
+        drawing = datasets.from_grid(plots.drawn_weights(DRAW_SIDE, cells))
+    except ValueError as err:
+        st.session_state[Key.DRAW_ERROR] = f"The drawing cannot be used: {err}."
+        return
+    st.session_state[Key.USER_DATASET] = drawing
+    st.session_state[Key.USER_DATA_ID] = f"drawing-{len(cells)}"
+
+
+def _drawing() -> None:
+    cells = st.session_state.setdefault(Key.DRAWN_CELLS, set())
+    st.caption("Select cells with the box or lasso; each selection adds to the drawing. Then "
+               "press **Use the drawing**.")
+    st.plotly_chart(plots.drawing_figure(DRAW_SIDE, cells), key="draw-chart",
+                    selection_mode=("box", "lasso"), on_select=_add_drawn_cells,
+                    config={"displaylogo": False})
+    cols = st.columns(2)
+    cols[0].button("Use the drawing", key="draw-use", on_click=use_drawing, disabled=not cells)
+    cols[1].button("Clear", key="draw-clear", on_click=cells.clear, disabled=not cells)
+    if message := st.session_state.pop(Key.DRAW_ERROR, None):
+        st.error(message)
+    user = st.session_state.get(Key.USER_DATASET)
+    if user is not None:
+        st.caption(f"In use: {user.description}")
+
+
+def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:
+    st.subheader("Data")
+    name = st.selectbox("dataset", [*datasets.names(), USER_DATA], key="dataset")
+    if name == USER_DATA:
+        _user_data()
+        user = st.session_state.get(Key.USER_DATASET)
+        return (user.name if user is not None else USER_DATA), (), user
+    st.caption(cached_dataset(name, ()).description)
+    params = {}
+    for knob_name, knob in datasets.knobs(name).items():
+        key = f"{name}-{knob_name}"
+        st.session_state.setdefault(key, knob.default)
+        params[knob_name] = st.slider(knob_name, knob.low, knob.high, key=key, help=knob.help,
+                                      format="%.3f")
+    chosen = tuple(sorted(params.items()))
+    return name, chosen, cached_dataset(name, chosen)
+
+
+# -- the form ------------------------------------------------------------------------------------
+def _limits(config_cls, name: str) -> dict[str, Any]:
+    lo, hi = config_cls.limits(name)
+    return {"min_value": lo, "max_value": hi}
+
+
+def _model_section() -> None:
+    st.subheader("Model")
+    arch = st.selectbox("architecture", fc.ARCHITECTURES, key="arch",
+                        format_func=ARCH_LABELS.get)
+    st.number_input("layers", key="layers", **_limits(fc.FlowConfig, "layers"))
+    st.number_input("hidden width", key="hidden", step=16, **_limits(fc.FlowConfig, "hidden"))
+    # Drawn for every architecture (disabled where they do not apply), so their values and the
+    # sidebar's layout stay put when the architecture changes.
+    st.number_input("spline bins (NSF)", key="bins", disabled=arch != "nsf",
+                    **_limits(fc.FlowConfig, "bins"))
+    st.checkbox("share one trunk for s and t (RealNVP, faster)", key="shared_trunk",
+                disabled=arch != "realnvp")
+
+
+def _training_section(dataset) -> None:
+    st.subheader("Training")
+    fresh_ok = dataset is None or dataset.can_sample_fresh
+    modes = ["fixed", "fresh"] if fresh_ok else ["fixed"]
+    if st.session_state.get("data_mode") not in modes:
+        st.session_state["data_mode"] = "fixed"
+    st.radio("data mode", modes, key="data_mode", horizontal=True,
+             format_func={"fixed": "fixed N-point sample",
+                          "fresh": "fresh samples every step"}.get)
+    st.number_input("N (training points)", key="n_train", step=500,
+                    **_limits(fc.TrainConfig, "n_train"))
+    st.number_input("learning rate (applies live)", key="lr", format="%.5f", step=1e-4,
+                    **_limits(fc.TrainConfig, "lr"))
+    st.number_input("batch size (0 = full batch)", key="batch_size", step=64,
+                    **_limits(fc.TrainConfig, "batch_size"))
+    st.number_input("step budget", key="steps", step=1000, **_limits(fc.TrainConfig, "steps"))
+    st.selectbox("optimizer", ["adam", "adamw"], key="optimizer")
+    st.selectbox("schedule", ["constant", "cosine"], key="schedule")
+    st.number_input("warm-up steps", key="warmup", step=50, **_limits(fc.TrainConfig, "warmup"))
+    st.number_input("gradient clip (0 = off)", key="clip_grad", step=1.0,
+                    **_limits(fc.TrainConfig, "clip_grad"))
+    st.number_input("seed", key="seed", **_limits(fc.TrainConfig, "seed"))
+
+
+def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
+    """The fields' values over the base config."""
+    s = st.session_state
+    base_flow, base_train = s[Key.BASE]
+    values = {name: s[name] for name in FIELDS}
+    values["shared_trunk"] = bool(values["shared_trunk"]) and values["arch"] == "realnvp"
+    for name in ("layers", "hidden", "bins", "batch_size", "steps", "warmup", "n_train", "seed"):
+        values[name] = int(values[name])
+    for name in ("lr", "clip_grad"):
+        values[name] = float(values[name])
+    flow = dataclasses.replace(base_flow, dim=dim,
+                               **{k: values[k] for k in FLOW_FIELDS})
+    train = dataclasses.replace(base_train, **{k: values[k] for k in TRAIN_FIELDS})
+    return flow, train
+
+
+def _preset_menu() -> None:
+    """The preset menu shows the preset the fields match, or "custom"."""
+    s = st.session_state
+    if s.get("preset") != CUSTOM or "arch" in s:
+        try:
+            flow, train = _configs(s[Key.BASE][0].dim)
+            s["preset"] = matching_preset(flow, train) or CUSTOM
+        except (ValueError, KeyError, TypeError):
+            s["preset"] = CUSTOM
+    labels = {**{k: p.label for k, p in PRESETS.items()}, CUSTOM: "Custom"}
+    st.selectbox("preset", list(labels), key="preset", format_func=labels.get,
+                 on_change=apply_preset, help="Picking a preset fills in every field below.")
+    chosen = PRESETS.get(s["preset"])
+    st.caption(chosen.description if chosen else "Your own settings (no preset matches them).")
+
+
+def draw() -> Experiment | None:
+    """Draw the sidebar; return its Experiment (None until there is usable data).
+
+    Also makes the session's run follow the sidebar where that loses nothing (state.apply).
+    """
+    run = state.session_run()
+    _first_run(run)
+    with st.sidebar:
+        # Each section is one container, so the sidebar's top level has the same elements on
+        # every run: a fragment below (the heartbeat) never changes its place in the page.
+        with st.container(key="sidebar-preset"):
+            _preset_menu()
+        with st.container(key="sidebar-data"):
+            name, params, dataset = _dataset_section()
+            if dataset is not None:
+                st.plotly_chart(plots.data_preview_figure(dataset.sample(500, seed=0)),
+                                key="data-preview", config={"displayModeBar": False})
+        with st.container(key="sidebar-model"):
+            _model_section()
+        with st.container(key="sidebar-training"):
+            _training_section(dataset)
+            if message := st.session_state.pop(Key.LINK_ERROR, None):
+                st.warning(message)
+    experiment = None
+    if dataset is not None:
+        flow, train = _configs(dataset.dim)
+        experiment = Experiment(name, params, flow, train)
+        _share_link(experiment)
+    st.session_state[Key.EXPERIMENT] = experiment
+    run.sidebar = {key: st.session_state[key] for key in ("preset", "dataset", *FIELDS)}
+    state.apply(run, experiment, dataset)
+    return experiment

@@ -1,0 +1,185 @@
+"""What a newcomer tripped over (issue 13), driven in Chromium as a person does: the sidebar is
+always the run's, nothing is lost on a reload, downloads work mid-run, and a run with no steps
+takes new settings at once.
+
+Each test first reproduced its bug on the old layout (every page drew its own sidebar, the run
+lived only as long as the browser session); they pass on the layout where app.py draws the
+sidebar once and a tab's run is kept under the tab's own token.
+"""
+
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from app_helpers import (
+    Server,
+    button,
+    click,
+    page_errors,
+    page_status,
+    require_browser,
+    step_in,
+    wait_for,
+    wait_status,
+)
+
+import flowcore as fc
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("float32")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    require_browser()
+    srv = Server(tmp_path_factory.mktemp("server") / "monitor.json").start()
+    yield srv
+    srv.stop()
+
+
+def _open(browser, url: str, console: list[str] | None = None):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    if console is not None:
+        page.on("console", lambda msg: console.append(msg.text))
+    page.goto(url)
+    page_status(page)  # the Train page has drawn
+    return context, page
+
+
+def _choose(page, key: str, option: str) -> None:
+    """Pick ``option`` in the selectbox keyed ``key``, as a person does: open it, click it."""
+    # Typed and confirmed with Enter: a mouse click on the list's option can land on the
+    # slider under the closing list too.
+    box = page.locator(f".st-key-{key} input[role=combobox]").first
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=True).wait_for(timeout=10_000)
+    box.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelector('.st-key-{key} input[role=combobox]')?.value"
+        f" === {option!r}", timeout=30_000)
+
+
+def _selected(page, key: str) -> str:
+    return page.locator(f".st-key-{key} input[role=combobox]").first.input_value()
+
+
+def _go(page, title: str) -> None:
+    """Click a page link in the sidebar's navigation and wait for the page to settle."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    time.sleep(0.5)
+
+
+def _server_job(server, seed: int) -> dict:
+    jobs = [j for j in server.jobs() if j["seed"] == seed]
+    assert len(jobs) == 1, server.jobs()
+    return jobs[0]
+
+
+def test_page_switches_keep_the_settings_and_the_jobs_learning_rate(server, browser):
+    context, page = _open(browser, server.url)
+    try:
+        _choose(page, "preset", "Best quality")
+        _choose(page, "dataset", "8gaussians")
+        page.wait_for_function("() => location.search.includes('dataset=8gaussians')")
+        click(page, "train")
+        wait_status(page, "running")
+        for title in ("Model", "Train", "Inside the flow", "Compare", "Learn", "Train"):
+            _go(page, title)
+            assert _selected(page, "arch") == "Neural spline flow", title
+            assert _selected(page, "dataset") == "8gaussians", title
+            assert _selected(page, "preset") == "Best quality", title
+            query = parse_qs(urlparse(page.url).query)
+            assert query["arch"] == ["nsf"] and query["lr"] == ["0.003"], (title, query)
+            jobs = server.jobs()  # the first test: the server's only job (the preset's seed)
+            assert [job["lr"] for job in jobs] == [pytest.approx(3e-3)], (title, jobs,
+                                                                          page_status(page))
+        assert not page.get_by_text("You changed settings").count()
+        assert not page_errors(page)
+    finally:
+        context.close()
+
+
+def test_choosing_upload_while_training_keeps_the_page(server, browser):
+    console: list[str] = []
+    context, page = _open(browser, f"{server.url}/?seed=12&layers=2&hidden=16", console)
+    try:
+        click(page, "train")
+        wait_status(page, "running")
+        _choose(page, "dataset", "your data (upload)")
+        page.locator(".st-key-upload-data").first.wait_for(timeout=30_000)
+        time.sleep(3)  # several fragment refreshes of the live panels
+        assert "running" in page_status(page)
+        assert button(page, "pause").is_visible() and page.locator(".st-key-nll").is_visible()
+        assert not [m for m in console if "setIn" in m or "disconnected" in m], console
+        assert not page_errors(page)
+    finally:
+        context.close()
+
+
+def test_a_reload_keeps_the_tabs_run_and_a_shared_link_gets_a_fresh_one(server, browser):
+    url = f"{server.url}/?seed=13&layers=2&hidden=16&steps=1000000"
+    context, page = _open(browser, url)
+    try:
+        click(page, "train")
+        assert wait_for(lambda: step_in(page_status(page)) >= 20, timeout=60)
+        click(page, "pause")
+        held = step_in(wait_status(page, "paused"))
+        page.reload()
+        text = wait_status(page, "paused", label="the reloaded tab")
+        assert step_in(text) == held
+        # The same URL in another browser: a fresh run of its own, the first one untouched.
+        other, second = _open(browser, page.url)
+        try:
+            text = wait_status(second, "idle", label="another browser")
+            assert step_in(text) == 0
+        finally:
+            other.close()
+        assert step_in(page_status(page)) == held
+    finally:
+        context.close()
+
+
+def test_download_model_while_training_works_every_time(server, browser, tmp_path):
+    context, page = _open(browser, f"{server.url}/?seed=14&layers=2&hidden=16&steps=1000000")
+    try:
+        click(page, "train")
+        wait_status(page, "running")
+        durations = []
+        for i in range(10):
+            started = time.monotonic()
+            with page.expect_download(timeout=30_000) as download:
+                button(page, "download-model").click()
+            path = tmp_path / f"model-{i}.safetensors"
+            download.value.save_as(path)
+            durations.append(time.monotonic() - started)
+            assert fc.load(path).config.layers == 2
+            time.sleep(0.7)
+        print(f"download durations while training: {sorted(durations)}")
+    finally:
+        context.close()
+
+
+def test_settings_apply_at_once_to_a_run_with_no_steps(server, browser):
+    context, page = _open(browser, f"{server.url}/?seed=15")
+    try:
+        assert "/ 10,000 steps" in page.locator(".stProgress").first.inner_text()
+        _choose(page, "preset", "Best quality")
+        page.wait_for_function(
+            "() => document.querySelector('.stProgress')?.innerText.includes('/ 20,000 steps')",
+            timeout=30_000)
+        assert not page.get_by_text("You changed settings").count()
+        click(page, "train")
+        wait_status(page, "running")
+        assert [j["budget"] for j in server.jobs() if j["lr"] == 3e-3] == [20_000], server.jobs()
+        click(page, "pause")
+        wait_status(page, "paused")
+        # With steps taken, a change waits for Reset and the preset menu says "Custom".
+        page.locator(".st-key-layers input").first.fill("3")
+        page.locator(".st-key-layers input").first.press("Enter")
+        page.get_by_text("You changed settings").first.wait_for(timeout=30_000)
+        assert _selected(page, "preset") == "Custom"
+    finally:
+        context.close()

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from flowcore import datasets
+from flowcore.config import FlowConfig, TrainConfig
 from flowcore.export import model_bytes, samples_csv
 from flowcore.flows import Flow
 from flowcore.flows import names as architecture_names
@@ -65,16 +66,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="start from a named set-up; other options override it "
                        "(seed = the RealNVP tutorial)")
     model.add_argument("--arch", choices=architecture_names())
-    model.add_argument("--layers", type=int)
-    model.add_argument("--hidden", type=int)
-    model.add_argument("--bins", type=int, help="spline bins (nsf)")
+    # Config options stay text here: FlowConfig/TrainConfig.from_strings parse and check them,
+    # as they do a shared link's query, with the same messages.
+    model.add_argument("--layers")
+    model.add_argument("--hidden")
+    model.add_argument("--bins", help="spline bins (nsf)")
     opt = train.add_argument_group("training")
-    opt.add_argument("--lr", type=float, help="learning rate")
-    opt.add_argument("--batch-size", type=int, help="points per step; 0 = full batch")
+    opt.add_argument("--lr", help="learning rate")
+    opt.add_argument("--batch-size", help="points per step; 0 = full batch")
     budget = opt.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, help="number of optimisation steps")
-    budget.add_argument("--max-seconds", type=float, help="wall-clock training budget")
-    opt.add_argument("--seed", type=int, default=0)
+    budget.add_argument("--steps", help="number of optimisation steps")
+    budget.add_argument("--max-seconds", help="wall-clock training budget")
+    opt.add_argument("--seed", default="0")
     train.add_argument("--out", default="model.safetensors", help="where to save the model")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
@@ -110,24 +113,23 @@ def _dataset(name: str | None, csv: str | None, noise: float | None = None):
     return datasets.get(name, **({"noise": noise} if noise is not None else {}))
 
 
-def _override(config, **values):
-    return dataclasses.replace(config, **{k: v for k, v in values.items() if v is not None})
-
-
 def _train(args) -> dict[str, Any]:
     from tqdm import tqdm
 
     dataset = _dataset(args.dataset, args.data, args.noise)
     preset = PRESETS[args.preset]
-    flow_cfg = _override(preset.flow, arch=args.arch, layers=args.layers, hidden=args.hidden,
-                         bins=args.bins, dim=dataset.dim)
+    flow_cfg = FlowConfig.from_strings(
+        {"arch": args.arch, "layers": args.layers, "hidden": args.hidden, "bins": args.bins,
+         "dim": str(dataset.dim)}, base=preset.flow)
     train = preset.train
     if not dataset.can_sample_fresh and args.data_mode is None:
         train = dataclasses.replace(train, data_mode="fixed")
-    if args.max_seconds is not None:
-        train = dataclasses.replace(train, max_seconds=args.max_seconds, steps=1_000_000)
-    train = _override(train, lr=args.lr, batch_size=args.batch_size, steps=args.steps,
-                      seed=args.seed, data_mode=args.data_mode)
+    if args.max_seconds is not None:  # the time budget alone ends the run
+        train = dataclasses.replace(train, steps=TrainConfig.limits("steps")[1])
+    train = TrainConfig.from_strings(
+        {"lr": args.lr, "batch_size": args.batch_size, "steps": args.steps,
+         "max_seconds": args.max_seconds, "seed": args.seed, "data_mode": args.data_mode},
+        base=train)
     trainer = Trainer(flow_cfg, train, dataset)
 
     total = None if train.max_seconds else train.steps

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,18 @@ def _check_field(obj: Any, f: dataclasses.Field) -> None:
         raise ValueError(f"{name} must be true or false, got {value!r}.")
 
 
+def _from_text(text: str, f: dataclasses.Field) -> Any:
+    """A field's value from text; text that does not parse is returned for the check to refuse."""
+    if f.type in ("bool", bool):
+        return {"true": True, "false": False}.get(text.strip().lower(), text)
+    if "range" in f.metadata:
+        try:
+            return float(text)  # whole-number fields: check_range turns 6.0 into 6
+        except ValueError:
+            return text
+    return text
+
+
 class _Validated:
     """Shared behaviour of the config dataclasses: validation and a JSON round trip."""
 
@@ -100,6 +113,42 @@ class _Validated:
                 f"known fields: {', '.join(sorted(known))}."
             )
         return cls(**data)
+
+    def to_strings(self) -> dict[str, str]:
+        r"""Every field as text, as a URL query or a shell holds it (``true``/``false`` for
+        booleans); :meth:`from_strings` reads it back.
+
+        Example:
+            >>> FlowConfig(layers=4).to_strings()["layers"]
+            '4'
+            >>> FlowConfig.from_strings(FlowConfig(layers=4).to_strings()) == FlowConfig(layers=4)
+            True
+        """
+        return {name: str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in self.to_dict().items()}
+
+    @classmethod
+    def from_strings(cls, strings: Mapping[str, str | None], base: Any = None):
+        r"""The config with the fields named in ``strings`` parsed from text and the others from
+        ``base`` (default: the defaults). Keys that are not fields (another config's, a
+        dataset's) and ``None`` values are skipped, so a URL query or a parsed command line can
+        be passed whole. Validation and its messages are :meth:`__post_init__`'s: text that is
+        not a number reaches the range check as it is, and is refused there by name.
+
+        Example:
+            >>> FlowConfig.from_strings({"layers": "4", "dataset": "moons"}).layers
+            4
+            >>> TrainConfig.from_strings({"lr": "fast"})
+            Traceback (most recent call last):
+            ...
+            ValueError: TrainConfig.lr='fast' is not allowed: use a number in [1e-06, 10.0].
+        """
+        values = (base if base is not None else cls()).to_dict()
+        for f in dataclasses.fields(cls):
+            text = strings.get(f.name)
+            if text is not None:
+                values[f.name] = _from_text(str(text), f)
+        return cls(**values)
 
     @classmethod
     def limits(cls, name: str) -> tuple[float, float]:

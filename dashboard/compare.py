@@ -9,10 +9,10 @@ import streamlit as st
 import flowcore as fc
 from dashboard import state
 from dashboard.panels import status_line
-from dashboard.sidebar import ARCH_LABELS, cached_dataset
+from dashboard.sidebar import arch_label, cached_dataset
 from dashboard.state import KeptRun, SessionRun
 from dashboard.views import cached, chart
-from flowcore import plots
+from flowcore import flows, plots
 from flowcore.experiment import compare_recipe
 
 COMPARE_RESOLUTION = 90
@@ -49,8 +49,8 @@ def side_by_side_form(run: SessionRun) -> None:
     names = list(fc.datasets.names())
     cols[0].selectbox("dataset", names, key="compare-dataset",
                       index=names.index("checkerboard") if "checkerboard" in names else 0)
-    archs = cols[1].multiselect("architectures", fc.ARCHITECTURES, default=["realnvp", "nsf"],
-                                key="compare-archs", format_func=ARCH_LABELS.get)
+    archs = cols[1].multiselect("architectures", flows.names(), default=["realnvp", "nsf"],
+                                key="compare-archs", format_func=arch_label)
     steps = cols[2].number_input("steps each", 20, 50_000, 2000, step=500, key="compare-steps")
     cols[3].button("Train side by side", key="compare-train", type="primary",
                    disabled=busy or not archs, on_click=start_side_by_side, args=(run,),
@@ -116,7 +116,7 @@ def run_table(runs: Sequence[KeptRun], labels: Sequence[str]) -> list[dict[str, 
         last = r.history[-1] if r.history else {}
         rows.append({
             "run": label,
-            "architecture": ARCH_LABELS.get(r.flow_config.arch),
+            "architecture": arch_label(r.flow_config.arch),
             "steps": m.get("step"),
             "time (s)": last.get("time"),
             "test NLL (nats)": m.get("test_nll"),

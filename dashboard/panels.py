@@ -63,30 +63,18 @@ def _chart(name: str, fig) -> None:
 
 
 def draw(run: state.SessionRun) -> None:
-    """Status, progress and the four panels in a 2×2 grid, refreshed while the job runs.
+    """The live view: [density | status and NLL] above [samples | push-forward].
 
-    Each panel is its own fragment, so the heavy heatmap can refresh less often than the rest.
+    Three fragments, not one per panel: Streamlit runs a session's fragments one after another
+    on one thread, and each run has a fixed cost, so five runs a second (one per panel) queued up
+    behind each other and left the panels greyed out as stale. The heavy heatmap refreshes less
+    often than the rest.
     """
     job = run.job
     running = job.state == "running"
 
     def every(seconds: float):
         return st.fragment(run_every=seconds if running else None)
-
-    @every(REFRESH_SECONDS)
-    def status() -> None:
-        snap = job.snapshot()
-        with st.container(key="status"):
-            st.markdown(status_line(snap))
-        st.progress(min(1.0, snap.step / max(1, snap.budget)),
-                    text=f"{snap.step:,} / {snap.budget:,} steps")
-        with st.container(key="run-notes"):
-            if snap.stopped_reason:
-                st.warning(snap.stopped_reason, icon="⚠️")
-            if job.note:
-                st.info(job.note)
-        if running and snap.state != "running":
-            st.rerun()  # training ended: redraw the controls and stop refreshing
 
     @every(HEATMAP_REFRESH_SECONDS)
     def density() -> None:
@@ -101,22 +89,33 @@ def draw(run: state.SessionRun) -> None:
         _chart("density", fig)
 
     @every(REFRESH_SECONDS)
-    def samples() -> None:
-        data = panel_data(job, job.snapshot())
-        _chart("samples", plots.samples_figure(data.samples, data.data))
-
-    @every(REFRESH_SECONDS)
-    def latent() -> None:
-        data = panel_data(job, job.snapshot())
-        _chart("latent", plots.latent_figure(data.z, data.data))
-
-    @every(REFRESH_SECONDS)
-    def nll() -> None:
+    def status_and_nll() -> None:
         snap = job.snapshot()
+        with st.container(key="status"):
+            st.markdown(status_line(snap))
+        st.progress(min(1.0, snap.step / max(1, snap.budget)),
+                    text=f"{snap.step:,} / {snap.budget:,} steps")
+        with st.container(key="run-notes"):
+            if snap.stopped_reason:
+                st.warning(snap.stopped_reason, icon="⚠️")
+            if job.note:
+                st.info(job.note)
         _chart("nll", plots.nll_figure(list(snap.history), job.trainer.entropy))
+        if running and snap.state != "running":
+            st.rerun()  # training ended: redraw the controls and stop refreshing
 
-    status()
-    for row in ((density, samples), (latent, nll)):
-        for column, panel in zip(st.columns(2), row, strict=True):
-            with column:
-                panel()
+    @every(REFRESH_SECONDS)
+    def samples_and_latent() -> None:
+        data = panel_data(job, job.snapshot())
+        left, right = st.columns(2)
+        with left:
+            _chart("samples", plots.samples_figure(data.samples, data.data))
+        with right:
+            _chart("latent", plots.latent_figure(data.z, data.data))
+
+    left, right = st.columns(2)
+    with left:
+        density()
+    with right:
+        status_and_nll()
+    samples_and_latent()

@@ -17,18 +17,12 @@ import streamlit as st
 import flowcore as fc
 from dashboard import state
 from dashboard.state import Key
-from flowcore import datasets, plots
+from flowcore import datasets, flows, plots
 from flowcore.experiment import Experiment, matching_preset
 from flowcore.presets import PRESETS
 
 USER_DATA = "your data (upload)"
 CUSTOM = "custom"
-ARCH_LABELS = {
-    "realnvp": "RealNVP (affine coupling)",
-    "nsf": "Neural spline flow",
-    "maf": "MAF (autoregressive)",
-    "glow": "Glow (ActNorm + LU + coupling)",
-}
 FLOW_FIELDS = ("arch", "layers", "hidden", "bins", "shared_trunk")
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "steps", "schedule", "warmup", "clip_grad",
                 "data_mode", "n_train", "seed")
@@ -230,18 +224,23 @@ def _limits(config_cls, name: str) -> dict[str, Any]:
     return {"min_value": lo, "max_value": hi}
 
 
+def arch_label(name: str) -> str:
+    """What the UI calls an architecture (from the flows registry)."""
+    return flows.architecture(name).label
+
+
 def _model_section() -> None:
     st.subheader("Model")
-    arch = st.selectbox("architecture", fc.ARCHITECTURES, key="arch",
-                        format_func=ARCH_LABELS.get)
+    arch = st.selectbox("architecture", flows.names(), key="arch", format_func=arch_label)
+    options = flows.architecture(arch).options
     st.number_input("layers", key="layers", **_limits(fc.FlowConfig, "layers"))
     st.number_input("hidden width", key="hidden", step=16, **_limits(fc.FlowConfig, "hidden"))
     # Drawn for every architecture (disabled where they do not apply), so their values and the
     # sidebar's layout stay put when the architecture changes.
-    st.number_input("spline bins (NSF)", key="bins", disabled=arch != "nsf",
+    st.number_input("spline bins (NSF)", key="bins", disabled="bins" not in options,
                     **_limits(fc.FlowConfig, "bins"))
     st.checkbox("share one trunk for s and t (RealNVP, faster)", key="shared_trunk",
-                disabled=arch != "realnvp")
+                disabled="shared_trunk" not in options)
 
 
 def _training_section(dataset) -> None:
@@ -273,7 +272,8 @@ def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
     s = st.session_state
     base_flow, base_train = s[Key.BASE]
     values = {name: s[name] for name in FIELDS}
-    values["shared_trunk"] = bool(values["shared_trunk"]) and values["arch"] == "realnvp"
+    options = flows.architecture(values["arch"]).options
+    values["shared_trunk"] = bool(values["shared_trunk"]) and "shared_trunk" in options
     for name in ("layers", "hidden", "bins", "batch_size", "steps", "warmup", "n_train", "seed"):
         values[name] = int(values[name])
     for name in ("lr", "clip_grad"):

@@ -12,7 +12,7 @@ import streamlit as st
 
 import flowcore as fc
 from dashboard import state
-from dashboard.sidebar import ARCH_LABELS
+from dashboard.sidebar import arch_label
 from dashboard.state import PANEL_SAMPLES, Key
 from flowcore import plots
 
@@ -87,7 +87,7 @@ def model_caption(model: Model, page: str) -> None:
     config = model.flow.config
     left, right = st.columns([5, 1])
     left.caption(
-        f"The current run's model: {ARCH_LABELS.get(config.arch, config.arch)}, "
+        f"The current run's model: {arch_label(config.arch)}, "
         f"{config.layers} layers of width {config.hidden}, on {model.dataset.name}, at step "
         f"{model.snap.step:,} of {model.snap.budget:,} ({model.snap.state}). The views show the "
         "weights of the moment the page was drawn."

@@ -2,11 +2,8 @@ r"""Evaluating a flow on points and grids: the checks at the boundary, batched `
 ``log p(x)``, the live panels' arrays, density grids, truth vs model, and grid deformation.
 
 Example:
-    >>> import flowcore as fc
-    >>> flow = fc.build_flow(fc.FlowConfig(arch="realnvp", dim=2, layers=2, hidden=8))
-    >>> xs, ys, log_p = density_grid(flow, (-3, 3, -3, 3), resolution=20)
-    >>> log_p.shape
-    (20, 20)
+    >>> bounds_for(np.array([[0.0, 0.0], [2.0, 1.0]]), margin=0.0)
+    (0.0, 2.0, 0.0, 1.0)
 """
 
 from __future__ import annotations

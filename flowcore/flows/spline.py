@@ -38,6 +38,8 @@ def _knots(unnormalised: Tensor, bound: float, minimum: float) -> tuple[Tensor, 
     return knots[..., 1:] - knots[..., :-1], knots
 
 
+# One function for both directions, forward and inverse side by side as in the paper's
+# equations (Durkan et al., 2019, section 3): split up, the two would no longer read together.
 def rational_quadratic_spline(
     x: Tensor,
     widths: Tensor,

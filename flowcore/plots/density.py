@@ -19,16 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from flowcore.analysis import (
-    as_points,
-    bounds_for,
-    cell_centres,
-    check_bounds,
-    default_bounds,
-    density_grid,
-    finite_rows,
-    truth_grid,
-)
+from flowcore import analysis
 from flowcore.config import check_range
 from flowcore.flows.base import Flow
 from flowcore.plots.style import (
@@ -54,17 +45,19 @@ def _density_traces(flow: Flow, data: Any, bounds: Sequence[float] | None, resol
                     ) -> tuple[list[go.BaseTraceType], dict[str, Any]]:
     """The heatmap and data overlay of :func:`density_figure`, and its layout."""
     dim = flow.config.dim
-    points = None if data is None else as_points(data, "data")
+    points = None if data is None else analysis.as_points(data, "data")
     if points is not None and points.shape[1] != dim:
         raise ValueError(f"data must have {dim} columns like the flow, got {points.shape[1]}.")
-    if bounds is None:
-        bounds = bounds_for(points) if points is not None else default_bounds(flow)
-    x_lo, x_hi, y_lo, y_hi = check_bounds(bounds)
+    if bounds is None and points is not None:
+        bounds = analysis.bounds_for(points)
+    elif bounds is None:
+        bounds = analysis.default_bounds(flow)
+    x_lo, x_hi, y_lo, y_hi = analysis.check_bounds(bounds)
     anchor = None
     if points is not None and dim > 2:
-        finite = points[finite_rows(points)]
+        finite = points[analysis.finite_rows(points)]
         anchor = finite.mean(axis=0) if len(finite) else None
-    xs, ys, log_p = density_grid(flow, (x_lo, x_hi, y_lo, y_hi), resolution, anchor)
+    xs, ys, log_p = analysis.density_grid(flow, (x_lo, x_hi, y_lo, y_hi), resolution, anchor)
     shown, bad = floor_log_density(log_p)
     if log_scale:
         colour, bar, fmt = shown, "log p(x)", "log p = %{z:.2f} nats"
@@ -142,8 +135,8 @@ def clickable_density_figure(flow: Flow, data: Any = None, bounds: Sequence[floa
         ))
     x_lo, x_hi = fig_layout["xaxis"]["range"]
     y_lo, y_hi = fig_layout["yaxis"]["range"]
-    grid_x, grid_y = np.meshgrid(cell_centres(x_lo, x_hi, targets),
-                                 cell_centres(y_lo, y_hi, targets))
+    grid_x, grid_y = np.meshgrid(analysis.cell_centres(x_lo, x_hi, targets),
+                                 analysis.cell_centres(y_lo, y_hi, targets))
     invisible = {"marker": {"opacity": 0}}
     traces.append(go.Scatter(
         x=f32(grid_x.ravel()), y=f32(grid_y.ravel()), mode="markers",
@@ -177,8 +170,8 @@ def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
         >>> fig = truth_figure(flow, lambda x: -0.5 * (x**2).sum(1) - np.log(2 * np.pi),
         ...                    (-3, 3, -3, 3), resolution=40)
     """
-    x_lo, x_hi, y_lo, y_hi = check_bounds(bounds)
-    grid = truth_grid(flow, log_density_fn, bounds, resolution, anchor)
+    x_lo, x_hi, y_lo, y_hi = analysis.check_bounds(bounds)
+    grid = analysis.truth_grid(flow, log_density_fn, bounds, resolution, anchor)
     finite_max = [float(a[np.isfinite(a)].max()) for a in (grid.truth, grid.model)
                   if np.isfinite(a).any()]
     top = max(finite_max) if finite_max else 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import flowcore as fc
-from dashboard import state
+from dashboard import shortcuts, state
 from dashboard.sidebar import dataset_of
 from dashboard.state import HEARTBEAT_SECONDS, Key
 from flowcore import export
@@ -67,17 +67,19 @@ def draw(run: state.SessionRun) -> None:
     # Callbacks run before the page is drawn, so the buttons show the state they caused.
     running = job.state == "running"
     cols[0].button("Train", key="train", type="primary", disabled=running,
-                   on_click=job.start, help="Start, or resume when paused")
-    cols[1].button("Pause", key="pause", disabled=not running, on_click=job.pause)
+                   on_click=job.start, help=f"Start, or resume when paused. {shortcuts.HELP}")
+    cols[1].button("Pause", key="pause", disabled=not running, on_click=job.pause,
+                   help=shortcuts.HELP)
     step_by = cols[2].selectbox("steps per Step", [1, 10], key="step-by",
                                 label_visibility="collapsed")
     cols[3].button("Step", key="step", disabled=running, on_click=job.step_once,
-                   args=(step_by,), help="Run one step (or ten) while paused")
+                   args=(step_by,), help=f"Run one step (or ten) while paused. {shortcuts.HELP}")
     cols[4].button("Reset", key="reset", on_click=reset, args=(run,),
                    disabled=state.experiment() is None,
-                   help="Start over with the sidebar's settings")
+                   help=f"Start over with the sidebar's settings. {shortcuts.HELP}")
     with cols[5]:
         _downloads(job)
+        shortcuts.enable()
     # Always one container here, so the live panels below keep their place in the page.
     with st.container(key="notices"):
         if message := st.session_state.pop(Key.BUILD_ERROR, None):

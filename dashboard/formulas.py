@@ -24,6 +24,11 @@ def _num(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _half(d: int) -> str:
+    r"""The coefficient ``d/2`` of ``log 2π`` in ``log N(z; 0, I)``, written as a reader would."""
+    return "" if d == 2 else (f"{d // 2}" if d % 2 == 0 else rf"\tfrac{{{d}}}{{2}}")
+
+
 def _signed(value: float) -> str:
     """``+ 0.123`` or ``- 0.123``, to continue a sum."""
     return ("- " if value < 0 else "+ ") + _num(abs(value))
@@ -56,7 +61,7 @@ def change_of_variables_latex(info: analysis.PointInspection) -> str:
         r"\begin{aligned}"
         rf"x &= {vector_latex(info.x)} \\"
         rf"z = f(x) &= {vector_latex(z)} \\"
-        rf"\log p_z(z) &= -\tfrac{{1}}{{2}}\lVert z\rVert^2 - \tfrac{{{len(z)}}}{{2}}\log 2\pi"
+        rf"\log p_z(z) &= -\tfrac{{1}}{{2}}\lVert z\rVert^2 - {_half(len(z))}\log 2\pi"
         rf" = {_num(info.log_p_z)} \\"
         rf"\log\lvert\det J_f(x)\rvert &= "
         + log_det_sum_latex(info.layer_log_dets, info.log_det) + r" \\"

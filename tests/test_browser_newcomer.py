@@ -183,3 +183,24 @@ def test_settings_apply_at_once_to_a_run_with_no_steps(server, browser):
         assert _selected(page, "preset") == "Custom"
     finally:
         context.close()
+
+
+def test_keyboard_shortcuts_drive_the_run(server, browser):
+    context, page = _open(browser, f"{server.url}/?seed=16&layers=2&hidden=16&steps=1000000")
+    try:
+        page.locator("h1").first.click()  # focus the page, not a field
+        page.keyboard.press(" ")
+        wait_status(page, "running", label="space")
+        page.keyboard.press(" ")
+        held = step_in(wait_status(page, "paused", label="space again"))
+        page.keyboard.press("s")
+        assert wait_for(lambda: step_in(page_status(page)) == held + 1, timeout=30)
+        page.keyboard.press("r")
+        assert wait_for(lambda: step_in(page_status(page)) == 0, timeout=30)
+        # Typing in a field is typing, not a shortcut.
+        page.locator(".st-key-warmup input").first.click()
+        page.keyboard.press(" ")
+        time.sleep(1.5)
+        assert "idle" in page_status(page)
+    finally:
+        context.close()

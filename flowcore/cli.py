@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from flowcore import datasets
@@ -130,7 +131,15 @@ def _train(args) -> dict[str, Any]:
         {"lr": args.lr, "batch_size": args.batch_size, "steps": args.steps,
          "max_seconds": args.max_seconds, "seed": args.seed, "data_mode": args.data_mode},
         base=train)
+    # Evaluate every eval_every steps, not every second: the same command gives the same model.
+    train = dataclasses.replace(train, eval_seconds=0.0)
     trainer = Trainer(flow_cfg, train, dataset)
+    sizes = trainer.split_sizes
+    split = (f"{sizes['train']:,} train / {sizes['validation']:,} validation (chooses the kept "
+             f"weights) / {sizes['test']:,} test (reports)")
+    split += " rows of your data" if not dataset.can_sample_fresh else " points drawn"
+    if not args.json:
+        print(f"split: {split}", file=sys.stderr)
 
     total = None if train.max_seconds else train.steps
     bar = tqdm(total=total, unit="step", disable=args.json, dynamic_ncols=True)
@@ -148,14 +157,20 @@ def _train(args) -> dict[str, Any]:
     flow = trainer.best_flow()
     Path(args.out).write_bytes(model_bytes(flow, trainer.info()))
     metrics = trainer.metrics()
+    # The kept weights are chosen on the validation split; test_nll and kl are theirs, measured
+    # on the test split, which chose nothing.
     return {
         "out": args.out,
         "steps": trainer.step_count,
         "seconds": round(trainer.train_seconds, 2),
+        "split": sizes,
         "best_step": trainer.best_step,
+        "val_nll": metrics["best_val_nll"],
         "test_nll": metrics["best_test_nll"],
         "kl": metrics["best_kl"],
+        "kl_se": metrics["best_kl_se"],
         "entropy": trainer.entropy,
+        "entropy_se": trainer.entropy_se,
         "stopped_reason": trainer.stopped_reason,
     }
 
@@ -181,17 +196,26 @@ def _eval(args) -> dict[str, Any]:
         raise CLIError("say which data to evaluate on: --dataset NAME or --data FILE.csv")
     if dataset.dim != flow.config.dim:
         raise CLIError(f"the model is {flow.config.dim}-D but the data has {dataset.dim} columns")
-    x = torch.from_numpy(dataset.sample(args.n, seed=args.seed))
+    x = dataset.sample(args.n, seed=args.seed)
     with torch.no_grad():
-        nll = -flow.log_prob(x.to(flow.loc.dtype)).mean().item()
+        log_q = flow.log_prob(torch.from_numpy(x).to(flow.loc.dtype)).double().numpy()
+    nll = float(-log_q.mean())
     entropy = dataset.entropy()
+    # Paired KL: mean of log p - log q on the same points, so only their difference is noise.
+    log_p = dataset.log_density(x.astype(np.float64))
+    kl = kl_se = None
+    if log_p is not None and np.isfinite(log_p).all() and len(x) > 1:
+        gap = log_p - log_q
+        kl, kl_se = float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(len(gap)))
     return {
         "dataset": dataset.name,
         "n": args.n,
         "test_nll": nll,
         "bits_per_dim": nll / (flow.config.dim * LN2),
         "entropy": entropy,
-        "kl": nll - entropy if entropy is not None else None,
+        "entropy_se": dataset.entropy_se() if entropy is not None else None,
+        "kl": kl,
+        "kl_se": kl_se,
     }
 
 
@@ -206,6 +230,8 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(result))
         return
     for key, value in result.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
         if value is not None:
             print(f"{key:>14}: {value:.4f}" if isinstance(value, float) else f"{key:>14}: {value}")
 

@@ -97,6 +97,7 @@ class Snapshot:
     stopped_reason: str | None
     elapsed: float  # seconds spent training
     weights_step: int  # the step the copied weights come from
+    loss_history: tuple[dict[str, Any], ...] = ()  # the training loss of every step (Trainer's)
 
 
 class TrainingJob:
@@ -174,6 +175,9 @@ class TrainingJob:
             if self.state == "running" or self.trainer.stopped_reason:
                 return
             self.trainer.step(k)
+            last = self.trainer.history[-1]["step"] if self.trainer.history else 0
+            if not self.trainer.stopped_reason and last != self.trainer.step_count:
+                self.trainer.record()  # a manual step shows its held-out numbers at once
             self._settle_after_steps(default="paused")
             self._publish()
 
@@ -238,6 +242,7 @@ class TrainingJob:
             stopped_reason=t.stopped_reason,
             elapsed=t.train_seconds,
             weights_step=t.step_count,
+            loss_history=tuple(t.loss_history),
         )
 
     def _publish(self) -> None:

@@ -1,9 +1,22 @@
 r"""The Trainer: maximum likelihood for a flow on a dataset, one step at a time.
 
-It is deterministic for a seed (same history and weights, bit for bit, on CPU), keeps the weights
-with the best held-out NLL, and never raises into the caller's loop when training diverges: the
-step is not applied, the last good weights come back, and :attr:`Trainer.stopped_reason` says what
-happened and what to try.
+The data is split three ways (:func:`split_dataset`): the flow trains on the training sample,
+the weights it keeps are the ones with the best NLL on the validation sample, and every test NLL
+and KL it reports comes from a test sample that chose nothing.
+
+Two records are kept, both bounded:
+
+- :attr:`Trainer.loss_history`: the training NLL of every step (``step``, ``time``,
+  ``train_nll``); past ``MAX_LOSS_HISTORY`` entries neighbours are averaged in pairs, so each
+  entry then covers :attr:`Trainer.loss_stride` steps.
+- :attr:`Trainer.history`: one evaluation record about every ``eval_seconds`` of training (or
+  every ``eval_every`` steps when ``eval_seconds`` is 0, which is deterministic), with the keys
+  of :data:`RECORD_KEYS`.
+
+It is deterministic for a seed in the step-based mode (same history and weights, bit for bit, on
+CPU), and never raises into the caller's loop when training diverges: the step is not applied,
+the last good weights come back, and :attr:`Trainer.stopped_reason` says what happened and what
+to try.
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -21,12 +34,20 @@ from flowcore.flows import Flow, build_flow
 
 # History is thinned (every other record dropped) beyond this many records, so it stays bounded.
 MAX_HISTORY = 2000
+# The per-step training loss: beyond this many entries neighbours are averaged in pairs.
+MAX_LOSS_HISTORY = 4000
 # A training NLL this many nats per dimension above its starting value counts as divergence.
 EXPLODED_NATS_PER_DIM = 10.0
 TEST_EVAL_BATCH = 20_000
+# For user data (rows, not a sampler): at most this fraction of the rows is held out for
+# validation, and the same again for the test, so 80% still trains.
+HELD_OUT_FRACTION = 0.1
 
+# The keys of every record in Trainer.history.
+RECORD_KEYS = ("step", "time", "train_nll", "val_nll", "test_nll", "kl", "kl_se", "grad_norm",
+               "lr", "steps_per_s")
 
-_TEST_STREAM, _BATCH_STREAM = 0, 1
+_TEST_STREAM, _BATCH_STREAM, _VAL_STREAM = 0, 1, 2
 
 
 def _seed_for(seed: int, stream: int, step: int = 0) -> int:
@@ -34,33 +55,78 @@ def _seed_for(seed: int, stream: int, step: int = 0) -> int:
     return int(np.random.SeedSequence([seed, stream, step]).generate_state(1)[0])
 
 
-def split_dataset(dataset, train_config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The training and held-out samples: disjoint draws for recipes, a row split for user data."""
+class Split(NamedTuple):
+    """The three disjoint samples a :class:`Trainer` uses, each an ``(n, dim)`` array."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def split_dataset(dataset, train_config: TrainConfig) -> Split:
+    r"""The training, validation and test samples.
+
+    For a dataset that can sample (a recipe, an image, a drawing) these are three independent
+    draws of ``n_train``, ``n_val`` and ``n_test`` points. For user data the rows are shuffled
+    (by the seed) and cut into three disjoint parts: a test part and a validation part of at
+    most ``HELD_OUT_FRACTION`` of the rows each (and at most ``n_test`` / ``n_val``), and up to
+    ``n_train`` of the remaining rows for training.
+
+    Example:
+        >>> import flowcore as fc
+        >>> split = split_dataset(fc.datasets.from_array(np.random.rand(100, 2)), TrainConfig())
+        >>> [len(part) for part in split]
+        [80, 10, 10]
+    """
     seed = train_config.seed
     if dataset.can_sample_fresh:
-        train = dataset.sample(train_config.n_train, seed=seed)
-        test = dataset.sample(train_config.n_test, seed=_seed_for(seed, _TEST_STREAM))
-        return train, test
+        return Split(
+            dataset.sample(train_config.n_train, seed=seed),
+            dataset.sample(train_config.n_val, seed=_seed_for(seed, _VAL_STREAM)),
+            dataset.sample(train_config.n_test, seed=_seed_for(seed, _TEST_STREAM)),
+        )
     rows = np.random.default_rng(seed).permutation(dataset.data)
-    n_test = min(train_config.n_test, max(1, len(rows) // 5))
-    return rows[n_test:][: train_config.n_train], rows[:n_test]
+    held_out = max(1, int(len(rows) * HELD_OUT_FRACTION))
+    n_test = min(train_config.n_test, held_out)
+    n_val = min(train_config.n_val, held_out)
+    return Split(
+        rows[n_test + n_val:][: train_config.n_train],
+        rows[n_test: n_test + n_val],
+        rows[:n_test],
+    )
 
 
 class Trainer:
     r"""Trains a flow by minimising the mean negative log-likelihood (nats).
 
+    The weights kept (:meth:`best_flow`) are those with the lowest validation NLL; the test
+    sample only ever reports. Where the dataset's true density is known, the KL is paired: the
+    mean over the test points of ``log p(x) - log q(x)``, with its standard error.
+
     Arguments:
         flow_config: the flow to build (``dim`` must match the dataset).
-        train_config: optimiser, schedule, data mode and budget.
+        train_config: optimiser, schedule, data mode, split sizes, evaluation basis and budget.
         dataset: a :mod:`flowcore.datasets` dataset.
         flow: continue training this flow instead of building a new one.
+
+    Attributes:
+        history: the evaluation records, each a dict with the keys of :data:`RECORD_KEYS`:
+            ``step`` and ``time`` (seconds of training) when it was taken; ``train_nll``, the
+            mean training loss over the steps since the previous record; ``val_nll`` and
+            ``test_nll``, the mean NLL of the validation and test samples; ``kl`` and ``kl_se``,
+            the paired KL on the test sample and its standard error (None where the true
+            density is unknown); ``grad_norm``, ``lr`` and ``steps_per_s``.
+        loss_history: the training loss of every step, as dicts ``{"step", "time",
+            "train_nll"}``; once it is long, each entry averages :attr:`loss_stride` steps.
+        split_sizes: ``{"train": n, "validation": n, "test": n}``.
 
     Example:
         >>> import flowcore as fc
         >>> t = fc.Trainer(fc.FlowConfig(layers=2, hidden=16),
-        ...                fc.TrainConfig(steps=50, eval_every=25), fc.datasets.get("moons"))
-        >>> t.step(50)["step"]
-        50
+        ...                fc.TrainConfig(steps=50, eval_every=25, eval_seconds=0),
+        ...                fc.datasets.get("moons"))
+        >>> t.step(50)["step"], [r["step"] for r in t.history]
+        (50, [25, 50])
     """
 
     def __init__(
@@ -81,9 +147,16 @@ class Trainer:
             )
         self.flow_config, self.config, self.dataset = flow_config, train_config, dataset
         self.entropy: float | None = dataset.entropy()
-        train, test = split_dataset(dataset, train_config)
-        self.train_data = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32))
-        self.test_data = torch.from_numpy(np.ascontiguousarray(test, dtype=np.float32))
+        self.entropy_se: float | None = dataset.entropy_se() if self.entropy is not None else None
+        split = split_dataset(dataset, train_config)
+        self.train_data, self.val_data, self.test_data = (
+            torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)) for part in split
+        )
+        # The true log-density of the test points, once: the paired KL needs it every record.
+        log_p = dataset.log_density(self.test_data.numpy().astype(np.float64))
+        self._test_log_p = None if log_p is None else np.asarray(log_p, dtype=np.float64)
+        if self._test_log_p is not None and not np.isfinite(self._test_log_p).all():
+            self._test_log_p = None  # a point off the true support: no finite KL exists
         self.generator = torch.Generator().manual_seed(train_config.seed)
 
         if flow is None:
@@ -93,7 +166,7 @@ class Trainer:
             # In float64: data with huge values must not overflow the statistics.
             wide = self.train_data.double()
             flow.set_standardisation(wide.mean(0), wide.std(0))
-            flow.data_init(self.train_data[: max(2, train_config.batch_size or len(train))])
+            flow.data_init(self.train_data[: max(2, train_config.batch_size or len(wide))])
         self.flow = flow.float().train()
         self.optimizer = self._make_optimizer()
         self.base_lr = train_config.lr
@@ -101,15 +174,42 @@ class Trainer:
         self.step_count = 0
         self.train_seconds = 0.0
         self.history: list[dict[str, Any]] = []
+        self.loss_history: list[dict[str, Any]] = []
+        self.loss_stride = 1
         self.stopped_reason: str | None = None
-        self.best_test_nll = math.inf
-        self.best_step = 0
+        self.best_val_nll = math.inf
+        self.best_record: dict[str, Any] | None = None
         self.best_state = copy.deepcopy(self.flow.state_dict())
         self._good_state = copy.deepcopy(self.flow.state_dict())
         self._start_nll: float | None = None
         self._losses: list[float] = []
+        self._block: list[float] = []
         self._grad_norm = math.nan
         self._last_record = (0, 0.0)
+
+    @property
+    def split_sizes(self) -> dict[str, int]:
+        """How many points train, validate (choose the kept weights) and test (only report)."""
+        return {"train": len(self.train_data), "validation": len(self.val_data),
+                "test": len(self.test_data)}
+
+    @property
+    def test_entropy(self) -> float | None:
+        """Mean ``-log p(x)`` of the test points under the true density (None if unknown).
+
+        ``test_nll == test_entropy + kl`` exactly, for every record.
+        """
+        return None if self._test_log_p is None else float(-self._test_log_p.mean())
+
+    @property
+    def best_step(self) -> int:
+        """The step of the kept weights (the lowest validation NLL so far), 0 before any."""
+        return self.best_record["step"] if self.best_record else 0
+
+    @property
+    def best_test_nll(self) -> float:
+        """The test NLL of the kept weights (chosen on validation), ``inf`` before any record."""
+        return self.best_record["test_nll"] if self.best_record else math.inf
 
     # -- set-up ------------------------------------------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -175,6 +275,14 @@ class Trainer:
             cfg.max_seconds > 0 and self.train_seconds >= cfg.max_seconds
         )
 
+    def _record_due(self) -> bool:
+        cfg = self.config
+        if self.budget_spent:
+            return True  # the last weights are always evaluated
+        if cfg.eval_seconds > 0:
+            return self.train_seconds - self._last_record[1] >= cfg.eval_seconds
+        return self.step_count % cfg.eval_every == 0
+
     def step(self, k: int = 1) -> dict[str, Any]:
         """Run up to ``k`` optimisation steps (fewer if training diverges); return the metrics."""
         params = [p for p in self.flow.parameters() if p.requires_grad]
@@ -204,32 +312,79 @@ class Trainer:
             self._losses.append(value)
             self._grad_norm = grad_norm
             self.train_seconds += time.perf_counter() - started
-            if self.step_count % self.config.eval_every == 0:
-                self._record()
+            self._log_loss(value)
+            if self._record_due() and self._last_record[0] != self.step_count:
+                self.record()
         return self.metrics()
 
-    @torch.no_grad()
-    def test_nll(self, flow: Flow | None = None) -> float:
-        """Mean NLL (nats) of the held-out sample."""
-        flow = flow or self.flow
-        total = 0.0
-        for chunk in self.test_data.split(TEST_EVAL_BATCH):
-            total += -flow.log_prob(chunk).sum().item()
-        return total / len(self.test_data)
-
-    def _record(self) -> None:
-        test = self.test_nll()
-        if not math.isfinite(test):
-            self._diverge(f"the test NLL became {test}")
+    def _log_loss(self, value: float) -> None:
+        """Add a step's loss to :attr:`loss_history`, averaging ``loss_stride`` steps an entry."""
+        self._block.append(value)
+        if len(self._block) < self.loss_stride:
             return
+        self.loss_history.append({"step": self.step_count, "time": self.train_seconds,
+                                  "train_nll": float(np.mean(self._block))})
+        self._block.clear()
+        if len(self.loss_history) >= MAX_LOSS_HISTORY:
+            pairs = zip(self.loss_history[0::2], self.loss_history[1::2], strict=False)
+            self.loss_history = [
+                {**b, "train_nll": 0.5 * (a["train_nll"] + b["train_nll"])} for a, b in pairs
+            ]
+            self.loss_stride *= 2
+
+    # -- evaluation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def _log_q(self, data: torch.Tensor, flow: Flow | None = None) -> np.ndarray:
+        """The flow's log-density at every row of ``data``, float64."""
+        flow = flow or self.flow
+        parts = [flow.log_prob(chunk).double().numpy() for chunk in data.split(TEST_EVAL_BATCH)]
+        return np.concatenate(parts)
+
+    def test_nll(self, flow: Flow | None = None) -> float:
+        """Mean NLL (nats) of the test sample."""
+        return float(-self._log_q(self.test_data, flow).mean())
+
+    def val_nll(self, flow: Flow | None = None) -> float:
+        """Mean NLL (nats) of the validation sample (the one that chooses the kept weights)."""
+        return float(-self._log_q(self.val_data, flow).mean())
+
+    def paired_kl(self, flow: Flow | None = None) -> tuple[float, float] | None:
+        r"""``(KL, standard error)`` in nats on the test sample, or None without a true density.
+
+        KL(p ‖ q) is estimated as the mean over the test points of ``log p(x) - log q(x)``. The
+        two terms are paired on the same points, so the sampling noise of the entropy cancels
+        and the standard error is that of the difference alone.
+        """
+        if self._test_log_p is None:
+            return None
+        gap = self._test_log_p - self._log_q(self.test_data, flow)
+        return float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(gap.size))
+
+    def record(self) -> dict[str, Any] | None:
+        """Evaluate now on the validation and test samples and append a :attr:`history` record.
+
+        Returns the record, or None when the evaluation was non-finite (training then stops).
+        """
+        val = self.val_nll()
+        log_q = self._log_q(self.test_data)
+        test = float(-log_q.mean())
+        if not (math.isfinite(val) and math.isfinite(test)):
+            self._diverge(f"the held-out NLL became {val if not math.isfinite(val) else test}")
+            return None
+        kl = kl_se = None
+        if self._test_log_p is not None:
+            gap = self._test_log_p - log_q
+            kl, kl_se = float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(gap.size))
         steps, seconds = self._last_record
         dt = self.train_seconds - seconds
         record = {
             "step": self.step_count,
             "time": self.train_seconds,
             "train_nll": float(np.mean(self._losses)) if self._losses else math.nan,
+            "val_nll": val,
             "test_nll": test,
-            "kl": test - self.entropy if self.entropy is not None else None,
+            "kl": kl,
+            "kl_se": kl_se,
             "grad_norm": self._grad_norm,
             "lr": self.learning_rate(max(0, self.step_count - 1)),
             "steps_per_s": (self.step_count - steps) / dt if dt > 0 else math.nan,
@@ -240,28 +395,39 @@ class Trainer:
         if len(self.history) > MAX_HISTORY:
             self.history = self.history[::-2][::-1]  # every other record, keeping the latest
         self._good_state = copy.deepcopy(self.flow.state_dict())
-        if test < self.best_test_nll:
-            self.best_test_nll, self.best_step = test, self.step_count
+        if val < self.best_val_nll:
+            self.best_val_nll, self.best_record = val, record
             self.best_state = self._good_state
+        return record
 
     def metrics(self) -> dict[str, Any]:
-        """The latest record plus the step count, best test NLL and stop reason."""
+        r"""The latest evaluation record, the current step and training loss, and the kept
+        (best-on-validation) weights' figures.
+
+        Keys: those of :data:`RECORD_KEYS` (from the latest record; ``train_nll`` is the latest
+        :attr:`loss_history` entry, so it moves on every step), plus ``best_val_nll`` (the
+        lowest validation NLL), ``best_step``, ``best_test_nll``, ``best_kl`` and ``best_kl_se``
+        (the test figures of the weights chosen at ``best_step``), ``test_entropy`` and
+        ``stopped_reason``. Before the first record the held-out figures are absent or None.
+        """
         last = self.history[-1] if self.history else {}
+        best = self.best_record or {}
+        metrics = {**last, "step": self.step_count}
+        if self.loss_history:
+            metrics["train_nll"] = self.loss_history[-1]["train_nll"]
         return {
-            **last,
-            "step": self.step_count,
-            "best_test_nll": self.best_test_nll if self.history else None,
+            **metrics,
+            "best_val_nll": best.get("val_nll"),
+            "best_test_nll": best.get("test_nll"),
+            "best_kl": best.get("kl"),
+            "best_kl_se": best.get("kl_se"),
             "best_step": self.best_step,
-            "best_kl": (
-                self.best_test_nll - self.entropy
-                if self.entropy is not None and self.history
-                else None
-            ),
+            "test_entropy": self.test_entropy,
             "stopped_reason": self.stopped_reason,
         }
 
     def best_flow(self) -> Flow:
-        """A copy of the flow with the weights of the best held-out NLL so far."""
+        """A copy of the flow with the weights of the best validation NLL so far."""
         flow = copy.deepcopy(self.flow)
         flow.load_state_dict(self.best_state)
         return flow.eval()
@@ -272,5 +438,7 @@ class Trainer:
             "dataset": {"name": self.dataset.name, "params": self.dataset.params},
             "train_config": self.config.to_dict(),
             "metrics": {k: v for k, v in self.metrics().items() if k != "stopped_reason"},
+            "split_sizes": self.split_sizes,
             "entropy": self.entropy,
+            "entropy_se": self.entropy_se,
         }

@@ -38,7 +38,11 @@ def test_train_eval_sample_round_trip(tmp_path, capsys):
     assert main(["eval", str(model), "--json", "-n", "5000"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["dataset"] == "8gaussians"
-    assert evaluated["kl"] == pytest.approx(evaluated["test_nll"] - evaluated["entropy"])
+    # Paired KL (mean of log p - log q): within noise of the NLL minus the entropy.
+    noise = 4 * (evaluated["kl_se"] + evaluated["entropy_se"])
+    assert 0 < evaluated["kl_se"] < 0.05
+    assert abs(evaluated["kl"] - (evaluated["test_nll"] - evaluated["entropy"])) < noise
+    assert trained["kl_se"] > 0 and trained["split"]["validation"] == 5000
     assert evaluated["bits_per_dim"] == pytest.approx(evaluated["test_nll"] / (2 * np.log(2)))
 
     samples = tmp_path / "s.csv"
@@ -76,6 +80,13 @@ def test_train_on_a_csv(tmp_path, capsys):
     assert main(["train", "--data", str(csv), "--steps", "20", "--out", str(model),
                  "--json"]) == 0
     assert fc.load(model).config.dim == 3
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == {"train": 240, "validation": 30, "test": 30}
+    assert result["kl"] is None and result["val_nll"] is not None
+    assert main(["train", "--data", str(csv), "--steps", "5", "--out", str(model)]) == 0
+    out = capsys.readouterr()
+    assert "240 train / 30 validation (chooses the kept weights) / 30 test" in out.err
+    assert "split: train 240, validation 30, test 30" in out.out
 
 
 @pytest.mark.parametrize("args, needle", [

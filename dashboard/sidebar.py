@@ -27,7 +27,6 @@ FLOW_FIELDS = ("arch", "layers", "hidden", "bins", "shared_trunk")
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "steps", "schedule", "warmup", "clip_grad",
                 "data_mode", "n_train", "seed")
 FIELDS = FLOW_FIELDS + TRAIN_FIELDS
-DRAW_SIDE = 32  # cells per side of the drawing canvas
 
 
 # -- filling the fields ------------------------------------------------------------------------
@@ -149,7 +148,10 @@ def _user_data() -> None:
     source = st.radio("source", ["upload a file", "draw it"], key="user-data-source",
                       horizontal=True, label_visibility="collapsed")
     if source == "draw it":
-        _drawing()
+        st.caption("Draw your data on the **Train** page, then press **Use the drawing**.")
+        user = st.session_state.get(Key.USER_DATASET)
+        if user is not None:
+            st.caption(f"In use: {user.description}")
         return
     upload = st.file_uploader(
         "CSV of numeric columns, or an image (PNG/JPEG) to use as a density",
@@ -162,42 +164,6 @@ def _user_data() -> None:
         st.info("Upload a file to train on your own data. Until then the run keeps its data.")
     elif getattr(user, "notice", None):
         st.caption(user.notice)
-
-
-def _add_drawn_cells() -> None:
-    """Add the canvas's current box or lasso selection to the drawing."""
-    selection = st.session_state.get("draw-chart", {}).get("selection", {})
-    picked = {p["point_index"] for p in selection.get("points", []) if p.get("curve_number") == 0}
-    st.session_state.setdefault(Key.DRAWN_CELLS, set()).update(picked)
-
-
-def use_drawing() -> None:
-    """Make the drawn cells the dataset (a density known exactly, so the KL is shown too)."""
-    cells = st.session_state.get(Key.DRAWN_CELLS, set())
-    try:
-        drawing = datasets.from_grid(plots.drawn_weights(DRAW_SIDE, cells))
-    except ValueError as err:
-        st.session_state[Key.DRAW_ERROR] = f"The drawing cannot be used: {err}."
-        return
-    st.session_state[Key.USER_DATASET] = drawing
-    st.session_state[Key.USER_DATA_ID] = f"drawing-{len(cells)}"
-
-
-def _drawing() -> None:
-    cells = st.session_state.setdefault(Key.DRAWN_CELLS, set())
-    st.caption("Select cells with the box or lasso; each selection adds to the drawing. Then "
-               "press **Use the drawing**.")
-    st.plotly_chart(plots.drawing_figure(DRAW_SIDE, cells), key="draw-chart",
-                    selection_mode=("box", "lasso"), on_select=_add_drawn_cells,
-                    config={"displaylogo": False})
-    cols = st.columns(2)
-    cols[0].button("Use the drawing", key="draw-use", on_click=use_drawing, disabled=not cells)
-    cols[1].button("Clear", key="draw-clear", on_click=cells.clear, disabled=not cells)
-    if message := st.session_state.pop(Key.DRAW_ERROR, None):
-        st.error(message)
-    user = st.session_state.get(Key.USER_DATASET)
-    if user is not None:
-        st.caption(f"In use: {user.description}")
 
 
 def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:

@@ -33,7 +33,8 @@ OVERHEAD_ROUNDS = 3
 
 def _trained_trainer(preset_name: str) -> fc.Trainer:
     preset = PRESETS[preset_name]
-    train = dataclasses.replace(preset.train, steps=200, eval_every=25, n_test=2000)
+    train = dataclasses.replace(preset.train, steps=200, eval_every=25, eval_seconds=0.0,
+                                n_test=2000)
     trainer = fc.Trainer(preset.flow, train, fc.datasets.get("moons"))
     trainer.step(200)
     return trainer

@@ -43,9 +43,9 @@ def train_cell(arch: str, dataset_name: str, seconds: float, n_evals: int,
     for checkpoint in checkpoints:
         while trainer.train_seconds < checkpoint and not trainer.stopped_reason:
             trainer.step(10)
-        nll = trainer.test_nll()
+        kl, kl_se = trainer.paired_kl()  # mean of log p - log q on the test points
         evals.append({"time": trainer.train_seconds, "step": trainer.step_count,
-                      "kl": nll - trainer.entropy})
+                      "kl": kl, "kl_se": kl_se})
         if trainer.stopped_reason:
             break
     finite = [e["kl"] for e in evals if math.isfinite(e["kl"])]

@@ -142,7 +142,7 @@ def build_peer(library: str, arch: str, layers: int, hidden: int, loc: Tensor, s
 
 def standardisation(dataset, train_config: fc.TrainConfig) -> tuple[Tensor, Tensor]:
     """The loc and scale flowcore's Trainer would fix for this data: the training sample's."""
-    train, _ = split_dataset(dataset, train_config)
+    train = split_dataset(dataset, train_config).train
     train = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32))
     return train.mean(0), train.std(0)
 

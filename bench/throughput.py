@@ -48,7 +48,7 @@ class Config:
 def _train_config(batch_size: int) -> fc.TrainConfig:
     return fc.TrainConfig(optimizer="adam", lr=1e-3, batch_size=batch_size, steps=1_000_000,
                           data_mode="fixed", n_train=N_TRAIN, n_test=1000,
-                          eval_every=common.NO_EVAL, seed=SEED)
+                          eval_every=common.NO_EVAL, eval_seconds=0.0, seed=SEED)
 
 
 def _trainer_step(flow_config: fc.FlowConfig, dataset) -> Callable[[int], Callable[[], None]]:
@@ -150,7 +150,8 @@ def thread_scaling(profile: Profile, dataset) -> list[dict[str, Any]]:
     trainers = {}
     for name in ("seed", DEFAULT_PRESET):
         preset = PRESETS[name]
-        train = dataclasses.replace(preset.train, n_test=1000, eval_every=common.NO_EVAL)
+        train = dataclasses.replace(preset.train, n_test=1000, eval_every=common.NO_EVAL,
+                                    eval_seconds=0.0)
         trainers[name] = fc.Trainer(preset.flow, train, dataset)
         trainers[name].step(profile.throughput_warmup)
     original = torch.get_num_threads()

@@ -55,20 +55,68 @@ def _dataset_of(info: dict[str, Any]) -> tuple[str | None, Any]:
         return None, None
 
 
+# What a model file's metrics are called on the page, in this order; other keys follow as they are.
+METRIC_LABELS = {
+    "step": "steps trained",
+    "best_step": "step of the weights in this file (the best held-out NLL)",
+    "test_nll": "test NLL at the last step (nats)",
+    "best_test_nll": "test NLL of the weights in this file (nats)",
+    "val_nll": "validation NLL at the last step (nats)",
+    "best_val_nll": "best validation NLL (nats)",
+    "kl": "KL to the true density at the last step (nats)",
+    "best_kl": "KL of the weights in this file (nats)",
+    "train_nll": "training NLL at the last step (nats)",
+    "steps_per_s": "steps per second",
+    "time": "training time (s)",
+}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """A file's metrics as labelled, rounded rows (errors are shown beside their value)."""
+    shown = [k for k in METRIC_LABELS if k in metrics]
+    shown += sorted(k for k in metrics if k not in METRIC_LABELS and not k.endswith("_se"))
+    rows = []
+    for key in shown:
+        text = _format(metrics[key])
+        if isinstance(metrics.get(f"{key}_se"), float):
+            text += f" ± {metrics[f'{key}_se']:.2g}"
+        rows.append({"metric": METRIC_LABELS.get(key, key), "value": text})
+    return rows
+
+
 def summary(loaded: LoadedModel) -> None:
     """The loaded model's config, metrics and panels."""
     if message := st.session_state.pop(Key.CONTINUE_ERROR, None):
         st.error(message)
     flow, meta = loaded.flow, loaded.meta
+    metrics = loaded.info.get("metrics")
     left, right = st.columns(2)
     with left:
-        st.subheader("Config")
-        st.json(meta["config"], expanded=True)
-    with right:
         st.subheader("Metrics")
-        st.caption(f"made with flowcore {meta.get('flowcore_version')}")
-        st.json(loaded.info.get("metrics") or {"note": "no training metrics recorded"},
-                expanded=True)
+        if isinstance(metrics, dict) and metrics:
+            st.dataframe(metric_rows(metrics), key="model-metrics", hide_index=True)
+            if metrics.get("best_step") not in (None, metrics.get("step")):
+                st.caption(f"The file holds the weights of step {metrics['best_step']:,}, the "
+                           "best on held-out data, not the last of the "
+                           f"{metrics.get('step', 0):,} steps trained.")
+        else:
+            st.info("This file records no training metrics.")
+    with right:
+        st.subheader("Config")
+        st.caption(f"{sidebar.arch_label(flow.config.arch)}; made with flowcore "
+                   f"{meta.get('flowcore_version')}")
+        st.dataframe([{"field": k, "value": _format(v)} for k, v in flow.config.to_dict().items()],
+                     key="model-config", hide_index=True)
     _, dataset = _dataset_of(loaded.info)
     data = None
     if dataset is not None and dataset.dim == flow.config.dim:
@@ -77,14 +125,12 @@ def summary(loaded: LoadedModel) -> None:
     if data is None:
         st.plotly_chart(plots.samples_figure(panels.samples, None), key="model-samples")
         return
-    cols = st.columns(3)
-    with cols[0]:
-        st.plotly_chart(plots.density_figure(flow, bounds=plots.bounds_for(data)),
-                        key="model-density")
-    with cols[1]:
-        st.plotly_chart(plots.samples_figure(panels.samples, data), key="model-samples")
-    with cols[2]:
-        st.plotly_chart(plots.latent_figure(panels.z, data), key="model-latent")
+    figures = {"density": plots.density_figure(flow, bounds=plots.bounds_for(data)),
+               "samples": plots.samples_figure(panels.samples, data),
+               "latent": plots.latent_figure(panels.z, data)}
+    for row in (("density", "samples"), ("latent",)):
+        for column, name in zip(st.columns(2), row, strict=False):
+            column.plotly_chart(figures[name], key=f"model-{name}")
 
 
 def continue_training(run: state.SessionRun, loaded: LoadedModel) -> None:

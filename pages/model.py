@@ -8,7 +8,8 @@ from dashboard.state import Key
 st.title("Load a model")
 if st.session_state.pop(Key.CONTINUE_READY, False):
     st.success("The model is now this session's run, with its settings in the sidebar.")
-    st.page_link("pages/train.py", label="Go on training it on the Train page", icon="▶️")
+    st.page_link("pages/train.py", label="Go on training it on the Train page",
+                 icon=":material/model_training:")
 upload = st.file_uploader("A .safetensors file made by flowcore or this app",
                           type=["safetensors"], key="upload-model")
 loaded = model.load_upload(upload)

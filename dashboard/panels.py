@@ -63,18 +63,23 @@ def _chart(name: str, fig) -> None:
 
 
 def draw(run: state.SessionRun) -> None:
-    """The live view: [density | status and NLL] above [samples | push-forward].
+    """Status and progress over the four panels in a 2×2 grid: [density | samples] over
+    [push-forward | NLL], refreshed while the job runs.
 
-    Three fragments, not one per panel: Streamlit runs a session's fragments one after another
-    on one thread, and each run has a fixed cost, so five runs a second (one per panel) queued up
-    behind each other and left the panels greyed out as stale. The heavy heatmap refreshes less
-    often than the rest.
+    Two fragments, not one per panel: Streamlit runs a session's fragments one after another on
+    one thread, and each run has a fixed cost, so five runs a second (one per panel) queued up
+    behind each other and left the panels greyed out as stale. One fragment draws everything but
+    the heatmap, into the grid's cells (a fragment may write into containers made outside it);
+    the heavy heatmap has its own, slower fragment.
     """
     job = run.job
     running = job.state == "running"
 
     def every(seconds: float):
         return st.fragment(run_every=seconds if running else None)
+
+    status_box = st.container()
+    top, bottom = st.columns(2), st.columns(2)
 
     @every(HEATMAP_REFRESH_SECONDS)
     def density() -> None:
@@ -89,33 +94,28 @@ def draw(run: state.SessionRun) -> None:
         _chart("density", fig)
 
     @every(REFRESH_SECONDS)
-    def status_and_nll() -> None:
+    def live() -> None:
         snap = job.snapshot()
-        with st.container(key="status"):
-            st.markdown(status_line(snap))
-        st.progress(min(1.0, snap.step / max(1, snap.budget)),
-                    text=f"{snap.step:,} / {snap.budget:,} steps")
-        with st.container(key="run-notes"):
-            if snap.stopped_reason:
-                st.warning(snap.stopped_reason, icon="⚠️")
-            if job.note:
-                st.info(job.note)
-        _chart("nll", plots.nll_figure(list(snap.history), job.trainer.entropy))
+        data = panel_data(job, snap)
+        with status_box:
+            with st.container(key="status"):
+                st.markdown(status_line(snap))
+            st.progress(min(1.0, snap.step / max(1, snap.budget)),
+                        text=f"{snap.step:,} / {snap.budget:,} steps")
+            with st.container(key="run-notes"):
+                if snap.stopped_reason:
+                    st.warning(snap.stopped_reason, icon="⚠️")
+                if job.note:
+                    st.info(job.note)
+        with top[1]:
+            _chart("samples", plots.samples_figure(data.samples, data.data))
+        with bottom[0]:
+            _chart("latent", plots.latent_figure(data.z, data.data))
+        with bottom[1]:
+            _chart("nll", plots.nll_figure(list(snap.history), job.trainer.entropy))
         if running and snap.state != "running":
             st.rerun()  # training ended: redraw the controls and stop refreshing
 
-    @every(REFRESH_SECONDS)
-    def samples_and_latent() -> None:
-        data = panel_data(job, job.snapshot())
-        left, right = st.columns(2)
-        with left:
-            _chart("samples", plots.samples_figure(data.samples, data.data))
-        with right:
-            _chart("latent", plots.latent_figure(data.z, data.data))
-
-    left, right = st.columns(2)
-    with left:
+    with top[0]:
         density()
-    with right:
-        status_and_nll()
-    samples_and_latent()
+    live()

@@ -129,3 +129,20 @@ def test_from_csv_rejects_bad_files_naming_the_place(data, words):
 def test_from_csv_rejects_csv_text_given_as_a_path():
     with pytest.raises(ValueError, match="path"):
         datasets.from_csv("x,y\n" + ROWS)
+
+
+def test_quoted_and_plain_cells_read_the_same_numbers():
+    plain = datasets.from_csv(csv_bytes("x,y\n" + ROWS))
+    quoted = datasets.from_csv(csv_bytes('"x","y"\n' + "\n".join(
+        f'"{a}",{b}' for a, b in (row.split(",") for row in ROWS.splitlines()))))
+    np.testing.assert_array_equal(plain.data, quoted.data)
+
+
+def test_a_quote_left_open_is_named_by_its_row():
+    with pytest.raises(ValueError, match=r"row 14 has a quote"):
+        datasets.from_csv(csv_bytes("x,y\n" + ROWS + '\n"3,4\n5,6\n7,8'))
+
+
+def test_rows_are_numbered_as_in_a_spreadsheet_with_blank_lines():
+    with pytest.raises(ValueError, match=r"row 17, column 2 \('y'\): 'oops'"):
+        datasets.from_csv(csv_bytes("x,y\n\n" + ROWS + "\n\n\n3,oops"))

@@ -57,10 +57,9 @@ def _stage_title(flow: Flow, k: int) -> str:
     title = f"layer {k}: {layer.label}"
     mask = layer.coupling_mask()
     if mask is not None:
-        passed = np.flatnonzero(mask.cpu().numpy() > 0.5)
-        changed = np.flatnonzero(mask.cpu().numpy() <= 0.5)
-        title += (f": passes {coordinate_names('x', passed)}, "
-                  f"transforms {coordinate_names('x', changed)}")
+        b = mask.cpu().numpy()
+        title += (f": passes {coordinate_names('x', np.flatnonzero(b > 0.5))}, "
+                  f"transforms {coordinate_names('x', np.flatnonzero(b <= 0.5))}")
     return title
 
 

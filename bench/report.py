@@ -153,8 +153,11 @@ def _headline(results: Results) -> list[str]:
         if seed and defaults:
             _, text = _speedup(seed, defaults, "0.06", budget)
             t_seed, t_defaults = _time_to(seed, "0.06"), _time_to(defaults, "0.06")
+            # Results from before the faithful seed (issue 11) have no init: an identity start.
+            start = seed.get("flow_config", {}).get("init", "identity")
+            name = "Faithful seed config" if start == "torch" else "Seed config (identity start)"
             lines.append(
-                f"- **Seed config → CLI defaults, time to KL ≤ 0.06:** {_seconds(t_seed)}"
+                f"- **{name} → CLI defaults, time to KL ≤ 0.06:** {_seconds(t_seed)}"
                 f" → {_seconds(t_defaults)} ({text}; goal ≥ 5×).")
             lines.append(
                 f"- **Best KL within {budget:g} s:** seed {_num(seed['best_kl'], 3)}, CLI defaults "
@@ -165,6 +168,14 @@ def _headline(results: Results) -> list[str]:
                          for r in peers]
                 lines.append("- **Peer time to 0.06 ÷ CLI defaults' time** (> 1 means flowcore is "
                              "sooner): " + "; ".join(parts) + ".")
+    sc = results.get("seed_curve")
+    if sc and sc.get("faithful"):
+        tutorial = {int(k): v for k, v in sc["tutorial"].items()}
+        gaps = [p["kl"] - tutorial[p["step"]] for p in sc["faithful"]
+                if 400 <= p["step"] <= 800 and p["step"] in tutorial]
+        if gaps:
+            lines.append(f"- **Seed preset vs the tutorial's code, 400–800 steps:** KL at most "
+                         f"{max(gaps):+.3f} nats from the tutorial's (goal: ≤ +0.04).")
     tp = results.get("throughput")
     if tp:
         parts = []
@@ -420,8 +431,34 @@ def _sampling(s: Results | None) -> list[str]:
     return lines
 
 
+def _seed_curve(sc: Results | None) -> list[str]:
+    lines = ["## The seed preset's learning curve", ""]
+    if not sc:
+        return lines + ["Not run (`--only seed_curve`).", ""]
+    lines += [
+        "The seed preset trained on `make_moons(3000, noise=0.05, random_state=0)` (full batch, "
+        "Adam 1e-3), KL every 100 steps on `make_moons(20000, noise=0.05, random_state=1)`: the "
+        "mean of log p − log q under the true density (± its standard error). *faithful* = the "
+        "preset (PyTorch's default init, the tutorial's mask order); *identity start* = the same "
+        "model with flowcore's zero-initialised last layers and x₁-first masks. The tutorial's "
+        "figures come from its own code (issue 11).", ""]
+    faithful = {str(p["step"]): p for p in sc.get("faithful", [])}
+    identity = {str(p["step"]): p for p in sc.get("identity", [])}
+    tutorial = sc.get("tutorial", {})
+
+    def cell(point: dict[str, Any] | None) -> str:
+        return "—" if not point else f"{point['kl']:.3f} ± {point['kl_se']:.3f}"
+
+    steps = sorted(set(faithful) | set(tutorial), key=int)
+    rows = [[s, _num(tutorial.get(s), 3), cell(faithful.get(s)), cell(identity.get(s))]
+            for s in steps]
+    return lines + _table(["Steps", "tutorial's code", "faithful seed preset", "identity start"],
+                          rows)
+
+
 def render(results: Results) -> str:
     parts = [_header(results), _machine(results), _headline(results),
+             _seed_curve(results.get("seed_curve")),
              _time_to_quality(results.get("time_to_quality")),
              _throughput(results.get("throughput")),
              _kl_table(results.get("kl_table")),

@@ -20,7 +20,16 @@ from pathlib import Path
 
 import torch
 
-from bench import common, dashboard, kl_table, report, sampling, throughput, time_to_quality
+from bench import (
+    common,
+    dashboard,
+    kl_table,
+    report,
+    sampling,
+    seed_curve,
+    throughput,
+    time_to_quality,
+)
 from flowcore.job import configure_threads
 
 SECTIONS = {
@@ -29,6 +38,7 @@ SECTIONS = {
     "dashboard": dashboard.run,
     "time_to_quality": time_to_quality.run,
     "kl_table": kl_table.run,
+    "seed_curve": seed_curve.run,
 }
 # Rough wall-clock cost of the parts that are not fixed training budgets, per profile
 # (sampling, figures, warm-ups, memory probe, worker start-up, entropies) on a 2-core machine.
@@ -43,6 +53,8 @@ def planned_seconds(profile: common.Profile, sections: list[str]) -> float:
         total += _TTQ_ROWS * profile.ttq_seconds * _EVAL_OVERHEAD
     if "kl_table" in sections:
         total += _TABLE_CELLS * profile.table_seconds * 1.1 / max(1, profile.table_workers)
+    if "seed_curve" in sections:
+        total += 2 * 800 / 13.0  # two curves of 800 full-batch steps at the seed's ~13 steps/s
     if "throughput" in sections:
         total += 2 * 17 * profile.throughput_rounds * profile.throughput_window
     return total

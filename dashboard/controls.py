@@ -45,13 +45,13 @@ def _downloads(job: fc.TrainingJob) -> None:
     @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
     def buttons() -> None:
         model, samples = _files(job)
-        left, right = st.columns([1, 1.3])
-        left.download_button(
+        row = st.container(horizontal=True, gap="small")
+        row.download_button(
             "Download model", model, file_name="flow.safetensors",
             mime="application/octet-stream", key="download-model", on_click="ignore",
             help="The best weights so far, as .safetensors (load them on the Model page)",
         )
-        right.download_button(
+        row.download_button(
             "Download samples (CSV)", samples, file_name="samples.csv", mime="text/csv",
             key="download-samples", on_click="ignore",
             help="Samples of the best weights so far",
@@ -63,21 +63,22 @@ def _downloads(job: fc.TrainingJob) -> None:
 def draw(run: state.SessionRun) -> None:
     """Train / Pause / Step / Reset, the downloads, and what the sidebar's changes mean."""
     job = run.job
-    cols = st.columns([1, 1, 1, 1, 1, 2.6])
+    # One row that wraps: on a phone the buttons stay a compact block instead of six rows.
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     # Callbacks run before the page is drawn, so the buttons show the state they caused.
     running = job.state == "running"
-    cols[0].button("Train", key="train", type="primary", disabled=running,
-                   on_click=job.start, help=f"Start, or resume when paused. {shortcuts.HELP}")
-    cols[1].button("Pause", key="pause", disabled=not running, on_click=job.pause,
-                   help=shortcuts.HELP)
-    step_by = cols[2].selectbox("steps per Step", [1, 10], key="step-by",
-                                label_visibility="collapsed")
-    cols[3].button("Step", key="step", disabled=running, on_click=job.step_once,
-                   args=(step_by,), help=f"Run one step (or ten) while paused. {shortcuts.HELP}")
-    cols[4].button("Reset", key="reset", on_click=reset, args=(run,),
-                   disabled=state.experiment() is None,
-                   help=f"Start over with the sidebar's settings. {shortcuts.HELP}")
-    with cols[5]:
+    row.button("Train", key="train", type="primary", disabled=running,
+               on_click=job.start, help=f"Start, or resume when paused. {shortcuts.HELP}")
+    row.button("Pause", key="pause", disabled=not running, on_click=job.pause,
+               help=shortcuts.HELP)
+    step_by = row.selectbox("steps per Step", [1, 10], key="step-by", width=80,
+                            label_visibility="collapsed")
+    row.button("Step", key="step", disabled=running, on_click=job.step_once,
+               args=(step_by,), help=f"Run one step (or ten) while paused. {shortcuts.HELP}")
+    row.button("Reset", key="reset", on_click=reset, args=(run,),
+               disabled=state.experiment() is None,
+               help=f"Start over with the sidebar's settings. {shortcuts.HELP}")
+    with row:
         _downloads(job)
         shortcuts.enable()
     # Always one container here, so the live panels below keep their place in the page.

@@ -145,7 +145,9 @@ def _read_upload(upload) -> None:
 
 
 def _user_data() -> None:
-    source = st.radio("source", ["upload a file", "draw it"], key="user-data-source",
+    sources = ["upload a file", "draw it"]
+    source = st.radio("source", sources, key="user-data-source",
+                      index=_index(sources, "user-data-source"),
                       horizontal=True, label_visibility="collapsed")
     if source == "draw it":
         st.caption("Draw your data on the **Train** page, then press **Use the drawing**.")
@@ -168,7 +170,8 @@ def _user_data() -> None:
 
 def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:
     st.subheader("Data")
-    name = st.selectbox("dataset", [*datasets.names(), USER_DATA], key="dataset")
+    names = [*datasets.names(), USER_DATA]
+    name = st.selectbox("dataset", names, key="dataset", index=_index(names, "dataset"))
     if name == USER_DATA:
         _user_data()
         user = st.session_state.get(Key.USER_DATASET)
@@ -177,17 +180,30 @@ def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:
     params = {}
     for knob_name, knob in datasets.knobs(name).items():
         key = f"{name}-{knob_name}"
-        st.session_state.setdefault(key, knob.default)
+        # The value is passed as well as kept under the key: a slider made from a key alone is
+        # drawn at its minimum in the browser, which then sends that back as the user's choice.
         params[knob_name] = st.slider(knob_name, knob.low, knob.high, key=key, help=knob.help,
+                                      value=st.session_state.get(key, knob.default),
                                       format="%.3f")
     chosen = tuple(sorted(params.items()))
     return name, chosen, cached_dataset(name, chosen)
 
 
 # -- the form ------------------------------------------------------------------------------------
-def _limits(config_cls, name: str) -> dict[str, Any]:
-    lo, hi = config_cls.limits(name)
-    return {"min_value": lo, "max_value": hi}
+# Every widget is given its current value as well as its key. A widget made from a key alone is
+# drawn in the browser at its own default (the first option, the minimum), and the browser sends
+# that back on the next interaction as if the user had chosen it: a "Custom" preset menu came back
+# as the seed preset and refilled the sidebar, a dataset's noise came back as its minimum.
+def _index(options: list, key: str) -> int:
+    value = st.session_state.get(key)
+    return options.index(value) if value in options else 0
+
+
+def _number(label: str, key: str, config_cls, **kwargs: Any) -> None:
+    """A number input for a config field, within the field's declared range."""
+    lo, hi = config_cls.limits(key)
+    st.number_input(label, key=key, value=st.session_state.get(key), min_value=lo,
+                    max_value=hi, **kwargs)
 
 
 def arch_label(name: str) -> str:
@@ -197,15 +213,16 @@ def arch_label(name: str) -> str:
 
 def _model_section() -> None:
     st.subheader("Model")
-    arch = st.selectbox("architecture", flows.names(), key="arch", format_func=arch_label)
+    arch = st.selectbox("architecture", flows.names(), key="arch", format_func=arch_label,
+                        index=_index(flows.names(), "arch"))
     options = flows.architecture(arch).options
-    st.number_input("layers", key="layers", **_limits(fc.FlowConfig, "layers"))
-    st.number_input("hidden width", key="hidden", step=16, **_limits(fc.FlowConfig, "hidden"))
+    _number("layers", "layers", fc.FlowConfig)
+    _number("hidden width", "hidden", fc.FlowConfig, step=16)
     # Drawn for every architecture (disabled where they do not apply), so their values and the
     # sidebar's layout stay put when the architecture changes.
-    st.number_input("spline bins (NSF)", key="bins", disabled="bins" not in options,
-                    **_limits(fc.FlowConfig, "bins"))
+    _number("spline bins (NSF)", "bins", fc.FlowConfig, disabled="bins" not in options)
     st.checkbox("share one trunk for s and t (RealNVP, faster)", key="shared_trunk",
+                value=bool(st.session_state.get("shared_trunk", False)),
                 disabled="shared_trunk" not in options)
 
 
@@ -216,21 +233,20 @@ def _training_section(dataset) -> None:
     if st.session_state.get("data_mode") not in modes:
         st.session_state["data_mode"] = "fixed"
     st.radio("data mode", modes, key="data_mode", horizontal=True,
+             index=_index(modes, "data_mode"),
              format_func={"fixed": "fixed N-point sample",
                           "fresh": "fresh samples every step"}.get)
-    st.number_input("N (training points)", key="n_train", step=500,
-                    **_limits(fc.TrainConfig, "n_train"))
-    st.number_input("learning rate (applies live)", key="lr", format="%.5f", step=1e-4,
-                    **_limits(fc.TrainConfig, "lr"))
-    st.number_input("batch size (0 = full batch)", key="batch_size", step=64,
-                    **_limits(fc.TrainConfig, "batch_size"))
-    st.number_input("step budget", key="steps", step=1000, **_limits(fc.TrainConfig, "steps"))
-    st.selectbox("optimizer", ["adam", "adamw"], key="optimizer")
-    st.selectbox("schedule", ["constant", "cosine"], key="schedule")
-    st.number_input("warm-up steps", key="warmup", step=50, **_limits(fc.TrainConfig, "warmup"))
-    st.number_input("gradient clip (0 = off)", key="clip_grad", step=1.0,
-                    **_limits(fc.TrainConfig, "clip_grad"))
-    st.number_input("seed", key="seed", **_limits(fc.TrainConfig, "seed"))
+    _number("N (training points)", "n_train", fc.TrainConfig, step=500)
+    _number("learning rate (applies live)", "lr", fc.TrainConfig, format="%.5f", step=1e-4)
+    _number("batch size (0 = full batch)", "batch_size", fc.TrainConfig, step=64)
+    _number("step budget", "steps", fc.TrainConfig, step=1000)
+    st.selectbox("optimizer", ["adam", "adamw"], key="optimizer",
+                 index=_index(["adam", "adamw"], "optimizer"))
+    st.selectbox("schedule", ["constant", "cosine"], key="schedule",
+                 index=_index(["constant", "cosine"], "schedule"))
+    _number("warm-up steps", "warmup", fc.TrainConfig, step=50)
+    _number("gradient clip (0 = off)", "clip_grad", fc.TrainConfig, step=1.0)
+    _number("seed", "seed", fc.TrainConfig)
 
 
 def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
@@ -253,14 +269,13 @@ def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
 def _preset_menu() -> None:
     """The preset menu shows the preset the fields match, or "custom"."""
     s = st.session_state
-    if s.get("preset") != CUSTOM or "arch" in s:
-        try:
-            flow, train = _configs(s[Key.BASE][0].dim)
-            s["preset"] = matching_preset(flow, train) or CUSTOM
-        except (ValueError, KeyError, TypeError):
-            s["preset"] = CUSTOM
+    flow, train = _configs(s[Key.BASE][0].dim)
+    shown = matching_preset(flow, train) or CUSTOM
+    if s.get("preset") != shown:
+        s["preset"] = shown
     labels = {**{k: p.label for k, p in PRESETS.items()}, CUSTOM: "Custom"}
     st.selectbox("preset", list(labels), key="preset", format_func=labels.get,
+                 index=_index(list(labels), "preset"),
                  on_change=apply_preset, help="Picking a preset fills in every field below.")
     chosen = PRESETS.get(s["preset"])
     st.caption(chosen.description if chosen else "Your own settings (no preset matches them).")

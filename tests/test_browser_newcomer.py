@@ -204,3 +204,18 @@ def test_keyboard_shortcuts_drive_the_run(server, browser):
         assert "idle" in page_status(page)
     finally:
         context.close()
+
+
+def test_a_links_dataset_knob_is_what_the_slider_shows_and_the_run_uses(server, browser):
+    context, page = _open(browser, f"{server.url}/?seed=17&dataset=circles&noise=0.12&layers=2")
+    try:
+        thumb = page.locator(".st-key-circles-noise input[type=range]").first
+        assert float(thumb.input_value()) == pytest.approx(0.12)
+        click(page, "train")
+        wait_status(page, "running")
+        time.sleep(3)  # fragment reruns must not send another value back
+        assert float(thumb.input_value()) == pytest.approx(0.12)
+        assert not page.get_by_text("You changed settings").count()
+        assert "noise=0.12" in page.url
+    finally:
+        context.close()

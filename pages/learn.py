@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import formulas, views
-from dashboard.sidebar import ARCH_LABELS
+from dashboard.sidebar import arch_label
 from flowcore import analysis
 
 st.title("Learn how a flow works")
@@ -45,7 +45,7 @@ st.caption("Note the minus sign in the inverse: b ⊙ z = b ⊙ x, so the invers
            "log-scales.")
 layers = [m.layer for m in analysis.coupling_masks(flow)]
 if not layers:
-    st.info(f"The live model ({ARCH_LABELS.get(flow.config.arch, flow.config.arch)}) has no "
+    st.info(f"The live model ({arch_label(flow.config.arch)}) has no "
             "coupling layers: each of its layers transforms every coordinate at once, in a way "
             "whose Jacobian is still triangular (an autoregressive layer transforms the i-th "
             "coordinate with a shift and scale computed from the ones before it).")

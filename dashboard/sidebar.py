@@ -47,35 +47,21 @@ def apply_preset() -> None:
         fill(preset.flow, preset.train, dataset="moons")
 
 
-def _parse(text: str, like: Any) -> Any:
-    if isinstance(like, bool):
-        if text.lower() not in ("true", "false"):
-            raise ValueError(f"expected true or false, got {text!r}")
-        return text.lower() == "true"
-    return type(like)(float(text)) if isinstance(like, int | float) else text
-
-
 def _from_link(query: dict[str, str]) -> None:
-    """Fill the sidebar from a shared link's query, validated like the API."""
-    seed = PRESETS["seed"]
-    flow, train = seed.flow.to_dict(), seed.train.to_dict()
+    """Fill the sidebar from a shared link's query (config fields as text, see _share_link)."""
     try:
-        for name in FIELDS:
-            if name in query:
-                target = flow if name in flow else train
-                try:
-                    target[name] = _parse(query[name], target[name])
-                except ValueError:
-                    raise ValueError(f"{name} = {query[name]!r} is not valid") from None
-        flow_cfg, train_cfg = fc.FlowConfig.from_dict(flow), fc.TrainConfig.from_dict(train)
+        flow, train = fc.FlowConfig.from_strings(query), fc.TrainConfig.from_strings(query)
         name = query.get("dataset", "moons")
-        knobs = {k: float(query[k]) for k in datasets.knobs(name) if k in query}
-        datasets.get(name, **knobs)
+        try:
+            knobs = {k: float(query[k]) for k in datasets.knobs(name) if k in query}
+        except ValueError:
+            raise ValueError(f"a {name} setting is not a number") from None
+        cached_dataset(name, tuple(sorted(knobs.items())))
     except (ValueError, KeyError) as err:
         st.session_state[Key.LINK_ERROR] = (
             f"The link's settings could not be used ({err}); the seed configuration is shown.")
         return
-    fill(flow_cfg, train_cfg, dataset=name)
+    fill(flow, train, dataset=name)
     for knob, value in knobs.items():
         st.session_state[f"{name}-{knob}"] = value
 
@@ -98,14 +84,19 @@ def _first_run(run: state.SessionRun) -> None:
 
 
 def _share_link(experiment: Experiment) -> None:
-    """Keep the experiment in the URL, so a copied link reproduces the set-up (never the run)."""
+    """Keep the experiment in the URL, so a copied link reproduces the set-up (never the run).
+
+    The query holds the dataset, its knobs, and every config field that differs from its default
+    (the data's dimension comes from the dataset).
+    """
     if experiment.dataset_name not in datasets.names():
         return
-    values = {**experiment.flow.to_dict(), **experiment.train.to_dict()}
     query = {"dataset": experiment.dataset_name,
              **{k: str(v) for k, v in experiment.dataset_params}}
-    query.update({name: str(values[name]).lower() if isinstance(values[name], bool)
-                  else str(values[name]) for name in FIELDS})
+    for config in (experiment.flow, experiment.train):
+        defaults = type(config)().to_strings()
+        query.update({k: v for k, v in config.to_strings().items()
+                      if k != "dim" and v != defaults[k]})
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 

@@ -30,8 +30,8 @@ from flowcore.flows import Flow
 from flowcore.flows import names as architecture_names
 from flowcore.io import load_with_info
 from flowcore.job import configure_threads
-from flowcore.presets import DEFAULT_PRESET, PRESETS
-from flowcore.train import Trainer
+from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_preset
+from flowcore.train import HELD_OUT_FRACTION, Trainer
 
 LN2 = math.log(2)
 # The CLI has the machine to itself: two intra-op threads beat one for the default models.
@@ -119,13 +119,24 @@ def _train(args) -> dict[str, Any]:
 
     dataset = _dataset(args.dataset, args.data, args.noise)
     preset = PRESETS[args.preset]
+    fixed = args.data_mode == "fixed" or (
+        args.data_mode is None and (preset.train.data_mode == "fixed" or
+                                    not dataset.can_sample_fresh))
+    adapted = fixed and args.preset == DEFAULT_PRESET
+    if adapted:
+        # The defaults adapt to a fixed sample (smaller, a schedule that ends): see presets.
+        n_train = preset.train.n_train
+        if not dataset.can_sample_fresh:
+            rows = len(dataset.data)
+            n_train = min(n_train, rows - 2 * max(1, int(rows * HELD_OUT_FRACTION)))
+        preset = fixed_data_preset(n_train)
     flow_cfg = FlowConfig.from_strings(
         {"arch": args.arch, "layers": args.layers, "hidden": args.hidden, "bins": args.bins,
          "dim": str(dataset.dim)}, base=preset.flow)
     train = preset.train
     if not dataset.can_sample_fresh and args.data_mode is None:
         train = dataclasses.replace(train, data_mode="fixed")
-    if args.max_seconds is not None:  # the time budget alone ends the run
+    if args.max_seconds is not None and not adapted:  # the time budget alone ends the run
         train = dataclasses.replace(train, steps=TrainConfig.limits("steps")[1])
     train = TrainConfig.from_strings(
         {"lr": args.lr, "batch_size": args.batch_size, "steps": args.steps,
@@ -163,6 +174,7 @@ def _train(args) -> dict[str, Any]:
         "out": args.out,
         "steps": trainer.step_count,
         "seconds": round(trainer.train_seconds, 2),
+        "recipe": preset.label,
         "split": sizes,
         "best_step": trainer.best_step,
         "val_nll": metrics["best_val_nll"],

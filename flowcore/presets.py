@@ -2,7 +2,7 @@ r"""Named experiment set-ups, shared by the CLI (``--preset``) and the dashboard
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flowcore.config import FlowConfig, TrainConfig
 
@@ -47,3 +47,39 @@ PRESETS: dict[str, Preset] = {
 }
 
 DEFAULT_PRESET = "best"
+
+# Fixed data is not the fresh-sample regime the "best" preset was tuned for: 3000 points are
+# memorised by its 4 layers within seconds. Measured on make_moons(3000, noise=0.05) as a CSV
+# (2400 rows train), KL on make_moons(20000, random_state=1), AdamW 3e-3, batch 512, cosine,
+# weights kept at the lowest validation NLL: nsf 4×64 over 2400 steps 0.056 (its last weights
+# 0.051); 4×32 over 4800 steps 0.038 (last 0.049); 2×32 over 6000 0.045; 2×64 over 4800 0.042;
+# 2×64 over 3000 steps 0.036-0.049 over seeds and batch/lr variants (last weights 0.030-0.041);
+# 16 bins 0.056; 3×48 0.051. With this recipe and the one-standard-error rule of the Trainer,
+# `flowcore train --data moons3000.csv --steps 3000`: KL 0.037 ± 0.002 (kept step 2575).
+FIXED_DATA_STEPS = 3000
+SMALL_DATA_ROWS = 5000
+
+
+def fixed_data_preset(n_train: int, base: Preset | None = None) -> Preset:
+    r"""The default recipe adapted to a fixed training sample of ``n_train`` points.
+
+    Up to ``SMALL_DATA_ROWS`` points it halves the default's layers (less capacity to memorise
+    the points), and it ends the cosine schedule after ``FIXED_DATA_STEPS`` steps: the run stops
+    there, so a longer time budget cannot make the kept model worse. The kept weights are chosen
+    on the validation split (:class:`flowcore.Trainer`). Larger samples keep the default's size.
+
+    Example:
+        >>> fixed_data_preset(2400).flow.layers
+        2
+    """
+    base = base or PRESETS[DEFAULT_PRESET]
+    layers = max(1, base.flow.layers // 2) if n_train <= SMALL_DATA_ROWS else base.flow.layers
+    flow = replace(base.flow, layers=layers)
+    train = replace(base.train, data_mode="fixed", steps=FIXED_DATA_STEPS)
+    return Preset(
+        label=f"{base.label}, adapted to {n_train:,} fixed points",
+        description=base.description + (
+            f" On a fixed sample: {layers} layers and a schedule of {FIXED_DATA_STEPS:,} steps, "
+            "the kept weights chosen on the validation split."),
+        flow=flow, train=train,
+    )

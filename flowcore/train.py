@@ -99,7 +99,8 @@ def split_dataset(dataset, train_config: TrainConfig) -> Split:
 class Trainer:
     r"""Trains a flow by minimising the mean negative log-likelihood (nats).
 
-    The weights kept (:meth:`best_flow`) are those with the lowest validation NLL; the test
+    The weights kept (:meth:`best_flow`) are chosen on the validation NLL (the lowest, or a
+    later record within one standard error of it, see :meth:`record`); the test
     sample only ever reports. Where the dataset's true density is known, the KL is paired: the
     mean over the test points of ``log p(x) - log q(x)``, with its standard error.
 
@@ -177,8 +178,10 @@ class Trainer:
         self.loss_history: list[dict[str, Any]] = []
         self.loss_stride = 1
         self.stopped_reason: str | None = None
-        self.best_val_nll = math.inf
+        self.best_val_nll = math.inf  # of the kept weights
         self.best_record: dict[str, Any] | None = None
+        self._lowest_val_nll = math.inf
+        self._lowest_val_points = np.zeros(0)
         self.best_state = copy.deepcopy(self.flow.state_dict())
         self._good_state = copy.deepcopy(self.flow.state_dict())
         self._start_nll: float | None = None
@@ -203,7 +206,7 @@ class Trainer:
 
     @property
     def best_step(self) -> int:
-        """The step of the kept weights (the lowest validation NLL so far), 0 before any."""
+        """The step of the kept weights (chosen on validation, see :meth:`record`), 0 before any."""
         return self.best_record["step"] if self.best_record else 0
 
     @property
@@ -363,9 +366,14 @@ class Trainer:
     def record(self) -> dict[str, Any] | None:
         """Evaluate now on the validation and test samples and append a :attr:`history` record.
 
-        Returns the record, or None when the evaluation was non-finite (training then stops).
+        The record's weights become the kept ones (:meth:`best_flow`) when their validation NLL
+        is the lowest so far, or within one paired standard error of it: among weights the
+        validation sample cannot tell apart, the later ones are kept (a schedule's annealed end
+        rather than a lucky draw of the noise). Returns the record, or None when the evaluation
+        was non-finite (training then stops).
         """
-        val = self.val_nll()
+        val_points = -self._log_q(self.val_data)
+        val = float(val_points.mean())
         log_q = self._log_q(self.test_data)
         test = float(-log_q.mean())
         if not (math.isfinite(val) and math.isfinite(test)):
@@ -395,7 +403,13 @@ class Trainer:
         if len(self.history) > MAX_HISTORY:
             self.history = self.history[::-2][::-1]  # every other record, keeping the latest
         self._good_state = copy.deepcopy(self.flow.state_dict())
-        if val < self.best_val_nll:
+        if val < self._lowest_val_nll:
+            self._lowest_val_nll, self._lowest_val_points = val, val_points
+            keep = True
+        else:
+            gap = val_points - self._lowest_val_points
+            keep = len(gap) > 1 and gap.mean() <= gap.std(ddof=1) / math.sqrt(len(gap))
+        if keep:
             self.best_val_nll, self.best_record = val, record
             self.best_state = self._good_state
         return record
@@ -406,9 +420,10 @@ class Trainer:
 
         Keys: those of :data:`RECORD_KEYS` (from the latest record; ``train_nll`` is the latest
         :attr:`loss_history` entry, so it moves on every step), plus ``best_val_nll`` (the
-        lowest validation NLL), ``best_step``, ``best_test_nll``, ``best_kl`` and ``best_kl_se``
-        (the test figures of the weights chosen at ``best_step``), ``test_entropy`` and
-        ``stopped_reason``. Before the first record the held-out figures are absent or None.
+        kept weights' validation NLL), ``best_step``, ``best_test_nll``, ``best_kl`` and
+        ``best_kl_se`` (the test figures of the weights chosen at ``best_step``),
+        ``test_entropy`` and ``stopped_reason``. Before the first record the held-out
+        figures are absent or None.
         """
         last = self.history[-1] if self.history else {}
         best = self.best_record or {}
@@ -427,7 +442,7 @@ class Trainer:
         }
 
     def best_flow(self) -> Flow:
-        """A copy of the flow with the weights of the best validation NLL so far."""
+        """A copy of the flow with the kept weights, chosen on validation (see :meth:`record`)."""
         flow = copy.deepcopy(self.flow)
         flow.load_state_dict(self.best_state)
         return flow.eval()

@@ -12,6 +12,7 @@ from dashboard.state import HEARTBEAT_SECONDS, PANEL_SAMPLES, Key
 from flowcore import analysis, plots
 
 REFRESH_SECONDS = 1.0
+NLL_SMOOTHING = 0.9  # the training loss's moving-average weight when "smooth" is on
 HEATMAP_REFRESH_SECONDS = 3.0
 
 
@@ -29,6 +30,33 @@ def status_line(snap: fc.Snapshot) -> str:
         error = f" ± {m['kl_se']:.3f}" if m.get("kl_se") is not None else ""
         parts.append(f"KL to truth {m['kl']:.3f}{error} nats")
     return " · ".join(parts)
+
+
+def split_line(job: fc.TrainingJob) -> str:
+    """Where the run's points come from and how they are split (counts of points)."""
+    t = job.trainer
+    sizes = t.split_sizes
+    line = (f"{sizes['train']:,} training · {sizes['validation']:,} validation (chooses the "
+            f"weights kept) · {sizes['test']:,} test points (only reported)")
+    if t.config.data_mode == "fresh":
+        return f"Fresh samples every step; held out: {line.split(' · ', 1)[1]}"
+    asked = t.config.n_train
+    if not t.dataset.can_sample_fresh and sizes["train"] < asked:
+        line += (f". N = {asked:,} was asked, but the data has {len(t.dataset.data):,} rows, "
+                 "of which these are left for training")
+    return line
+
+
+EXPLAINED = """
+- **NLL** (negative log-likelihood): how surprised the model is by the data, averaged over
+  points, in **nats** (natural-log units; 1 nat ≈ 1.44 bits). Lower is better.
+- **train** NLL is measured on the batches it learns from; **test** NLL on points it never
+  saw, and never used to choose anything. The weights kept (and downloaded) are the ones with
+  the best **validation** NLL.
+- **KL to truth**: where the true density is known, the nats per point the model still loses
+  against it, KL(p* ‖ model) = mean of log p*(x) − log q(x) over the test points, with its
+  standard error. 0 is a perfect model.
+"""
 
 
 def heartbeat(run: state.SessionRun) -> None:
@@ -78,6 +106,8 @@ def draw(run: state.SessionRun) -> None:
     def every(seconds: float):
         return st.fragment(run_every=seconds if running else None)
 
+    with st.popover("What do these numbers mean?", icon=":material/help:"):
+        st.markdown(EXPLAINED)
     status_box = st.container()
     top, bottom = st.columns(2), st.columns(2)
 
@@ -102,6 +132,7 @@ def draw(run: state.SessionRun) -> None:
                 st.markdown(status_line(snap))
             st.progress(min(1.0, snap.step / max(1, snap.budget)),
                         text=f"{snap.step:,} / {snap.budget:,} steps")
+            st.caption(split_line(job))
             with st.container(key="run-notes"):
                 if snap.stopped_reason:
                     st.warning(snap.stopped_reason, icon="⚠️")
@@ -112,10 +143,17 @@ def draw(run: state.SessionRun) -> None:
         with bottom[0]:
             _chart("latent", plots.latent_figure(data.z, data.data))
         with bottom[1]:
-            _chart("nll", plots.nll_figure(list(snap.history), job.trainer.entropy))
+            _chart("nll", plots.nll_figure(
+                snap.history, job.trainer.entropy, losses=snap.loss_history,
+                smooth=NLL_SMOOTHING if st.session_state.get("nll-smooth") else 0.0,
+                log_steps=bool(st.session_state.get("nll-log-steps"))))
         if running and snap.state != "running":
             st.rerun()  # training ended: redraw the controls and stop refreshing
 
+    with bottom[1]:  # above the chart the fragment draws into this cell
+        toggles = st.columns(2)
+        toggles[0].toggle("smooth the training loss", value=True, key="nll-smooth")
+        toggles[1].toggle("log step axis", value=False, key="nll-log-steps")
     with top[0]:
         density()
     live()

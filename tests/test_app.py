@@ -99,6 +99,9 @@ def test_csv_upload_trains_and_a_bad_one_keeps_the_previous_data(app):
     assert not app.exception and not app.error
     assert app.number_input(key="layers") is not None
     assert "idle" in status(app)
+    # The split is stated, and that only part of the asked N trains (200 rows, N = 3000).
+    split = [c.value for c in app.caption if "validation" in c.value]
+    assert split and "N = 3,000 was asked, but the data has 200 rows" in split[0], split
 
     bad = b"a,b\n1,2\n3,x\n" + b"4,5\n" * 20
     uploader = app.get("file_uploader")[0]

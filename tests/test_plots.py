@@ -350,6 +350,23 @@ def test_nll_figure_shows_the_entropy_line_only_when_given():
     np.testing.assert_array_equal(line.x, [0, 125])
 
 
+def test_nll_figure_draws_every_steps_loss_smoothed_and_thinned():
+    rng = np.random.default_rng(0)
+    losses = [{"step": k, "train_nll": 2.0 + 0.3 * rng.standard_normal()}
+              for k in range(1, 2001)]
+    raw = plots.nll_figure(HISTORY, losses=losses, max_points=500)
+    (train,) = [t for t in raw.data if t.name == "train"]
+    assert len(train.x) == 500 and train.x[0] == 1 and train.x[-1] == 2000
+    smooth = plots.nll_figure(HISTORY, losses=losses, smooth=0.9, max_points=5000)
+    (curve,) = [t for t in smooth.data if t.name == "train (smoothed)"]
+    assert curve.y[0] == pytest.approx(losses[0]["train_nll"], rel=1e-5)  # debiased start
+    assert np.std(curve.y[100:]) < 0.3 * np.std([r["train_nll"] for r in losses])
+    assert "%{y:.4f}" in curve.hovertemplate
+    assert plots.nll_figure(HISTORY, log_steps=True).layout.xaxis.type == "log"
+    with pytest.raises(ValueError, match="smooth"):
+        plots.nll_figure(HISTORY, smooth=1.0)
+
+
 def test_nll_figure_of_an_empty_history_is_empty_but_valid():
     fig = plots.nll_figure([], entropy=2.0)
     assert [len(t.x) for t in fig.data] == [0, 0, 2]

@@ -207,7 +207,21 @@ def _entropy_trace(entropy: float | None, steps: Sequence[np.ndarray]) -> list[g
                        hovertemplate="true entropy = %{y:.4f} nats<extra></extra>")]
 
 
-def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = None) -> go.Figure:
+def _smoothed(values: np.ndarray, weight: float) -> np.ndarray:
+    """An exponential moving average with weight ``weight`` on the past, debiased at the start
+    (as TensorBoard smooths a curve); ``weight=0`` leaves the values as they are."""
+    if weight <= 0 or values.size == 0:
+        return values
+    out, mean = np.empty_like(values), 0.0
+    for i, value in enumerate(values):
+        mean = weight * mean + (1 - weight) * float(value)
+        out[i] = mean / (1 - weight ** (i + 1))
+    return out
+
+
+def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = None,
+               losses: Sequence[Mapping[str, Any]] | None = None, smooth: float = 0.0,
+               log_steps: bool = False, max_points: int = 600) -> go.Figure:
     r"""Train and test NLL (nats) against step, and the true entropy when it is known.
 
     The NLL is the cross-entropy ``H(p, q) = H(p) + KL(p ‖ q)``, so the gap down to the entropy
@@ -217,20 +231,36 @@ def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = Non
         history: records with ``step``, ``train_nll`` and ``test_nll`` (a missing, None or NaN
             value is skipped); other keys are ignored.
         entropy: the data's true entropy in nats, or None when it is not known.
+        losses: the training loss of every step (records with ``step`` and ``train_nll``,
+            :attr:`flowcore.Trainer.loss_history`); when given, the train curve is drawn from it
+            instead of from ``history``.
+        smooth: the weight of an exponential moving average of the train curve, in [0, 0.99].
+        log_steps: a logarithmic step axis (the early steps get room).
+        max_points: the train curve is thinned to about this many points.
 
     Example:
         >>> fig = nll_figure([{"step": 0, "train_nll": 2.9, "test_nll": None}], entropy=1.2)
     """
-    train, test = _curve(history, "train_nll"), _curve(history, "test_nll")
+    smooth = check_range("smooth", smooth, 0.0, 0.99)
+    train = _curve(losses if losses is not None else history, "train_nll")
+    train = (train[0], _smoothed(train[1], smooth))
+    keep = thin(np.arange(train[0].size), max_points)
+    train = (train[0][keep], train[1][keep])
+    test = _curve(history, "test_nll")
+    hover = "%{y:.4f} nats"
     traces = [
-        go.Scatter(x=train[0], y=train[1], mode="lines", name="train",
+        go.Scatter(x=train[0], y=train[1], mode="lines", hovertemplate=hover,
+                   name="train (smoothed)" if smooth else "train",
                    line={"color": DATA_COLOUR, "width": 1.5}),
-        go.Scatter(x=test[0], y=test[1], mode="lines", name="test",
+        go.Scatter(x=test[0], y=test[1], mode="lines", name="test", hovertemplate=hover,
                    line={"color": MODEL_COLOUR, "width": 2}),
         *_entropy_trace(entropy, [train[0], test[0]]),
     ]
-    return go.Figure(data=traces, layout=layout("nll", "negative log-likelihood", "step",
-                                                 "NLL (nats)", hovermode="x unified"))
+    fig = go.Figure(data=traces, layout=layout("nll", "negative log-likelihood", "step",
+                                                "NLL (nats)", hovermode="x unified"))
+    if log_steps:
+        fig.update_xaxes(type="log")
+    return fig
 
 
 def compare_nll_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]],

@@ -99,13 +99,8 @@ def remove_run(run: SessionRun, kept: KeptRun) -> None:
 
 
 def _common_entropy(runs: Sequence[KeptRun]) -> float | None:
-    """The true entropy when every run is on one dataset that has it (test NLL − KL)."""
-    values = set()
-    for r in runs:
-        m = r.metrics
-        if m.get("kl") is None or m.get("test_nll") is None:
-            return None
-        values.add(round(m["test_nll"] - m["kl"], 6))
+    """The true entropy when every run is on one dataset that has it."""
+    values = {r.entropy for r in runs}
     return values.pop() if len(values) == 1 else None
 
 
@@ -122,6 +117,7 @@ def run_table(runs: Sequence[KeptRun], labels: Sequence[str]) -> list[dict[str, 
             "test NLL (nats)": m.get("test_nll"),
             "best test NLL": m.get("best_test_nll"),
             "KL (nats)": m.get("kl"),
+            "KL s.e.": m.get("kl_se"),
             "parameters": r.parameters,
             "note": m.get("stopped_reason") or "",
         })
@@ -149,7 +145,8 @@ def kept_runs_section(run: SessionRun) -> None:
                  column_config={"time (s)": number(format="%.1f"),
                                 "test NLL (nats)": number(format="%.4f"),
                                 "best test NLL": number(format="%.4f"),
-                                "KL (nats)": number(format="%.4f")})
+                                "KL (nats)": number(format="%.4f"),
+                                "KL s.e.": number(format="%.4f")})
     per_row = min(3, max(2, len(runs)))
     for start in range(0, len(runs), per_row):
         for col, i in zip(st.columns(per_row), range(start, min(start + per_row, len(runs))),

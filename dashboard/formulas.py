@@ -10,12 +10,8 @@ import numpy as np
 
 import flowcore as fc
 from flowcore import analysis
+from flowcore.plots.style import coordinate_names
 
-_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def _sub(i: int) -> str:
-    return str(i).translate(_SUBSCRIPTS)
 
 # -- LaTeX with the user's numbers ------------------------------------------------------------
 def _num(value: float, digits: int = 3) -> str:
@@ -88,8 +84,8 @@ def mask_latex(mask: np.ndarray) -> str:
 
 
 def mask_words(mask: np.ndarray) -> str:
-    passed = ", ".join(f"x{_sub(i + 1)}" for i in np.flatnonzero(mask > 0.5))
-    changed = ", ".join(f"x{_sub(i + 1)}" for i in np.flatnonzero(mask <= 0.5))
+    passed = coordinate_names("x", np.flatnonzero(mask > 0.5))
+    changed = coordinate_names("x", np.flatnonzero(mask <= 0.5))
     return f"passes {passed} through unchanged and transforms {changed}"
 
 
@@ -115,9 +111,8 @@ def layer_rows(flow: fc.Flow) -> list[dict[str, Any]]:
         rows.append({
             "layer": k, "kind": layer.label,
             "mask b": "—" if mask is None else str([int(v) for v in mask]),
-            "passes": "—" if mask is None else ", ".join(
-                f"x{_sub(i + 1)}" for i in np.flatnonzero(mask > 0.5)),
-            "transforms": "all" if mask is None else ", ".join(
-                f"x{_sub(i + 1)}" for i in np.flatnonzero(mask <= 0.5)),
+            "passes": "—" if mask is None else coordinate_names("x", np.flatnonzero(mask > 0.5)),
+            "transforms": "all" if mask is None else coordinate_names(
+                "x", np.flatnonzero(mask <= 0.5)),
         })
     return rows

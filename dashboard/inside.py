@@ -97,6 +97,12 @@ def _knows_density(dataset: Any, data: np.ndarray) -> bool:
     return dataset is not None and dataset.log_density(data[:1]) is not None
 
 
+def _with_error(value: float | None, error: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" + (f" ± {error:.4f}" if error is not None else "")
+
+
 def truth_section(model: Model) -> None:
     st.subheader("Truth vs model")
     if not _knows_density(model.dataset, model.data):
@@ -106,10 +112,12 @@ def truth_section(model: Model) -> None:
     metrics = model.snap.metrics
     cols = st.columns(3)
     kl, best_kl = metrics.get("kl"), metrics.get("best_kl")
-    cols[0].metric("KL(p* ‖ model), nats", "—" if kl is None else f"{kl:.4f}",
-                   help="Test NLL minus the true entropy, at the last evaluation: the nats the "
-                        "model still loses per point. 0 is a perfect model (up to sampling noise).")
-    cols[1].metric("best KL so far, nats", "—" if best_kl is None else f"{best_kl:.4f}")
+    cols[0].metric("KL(p* ‖ model), nats", _with_error(kl, metrics.get("kl_se")),
+                   help="The mean over the test points of log p*(x) − log q(x), at the last "
+                        "evaluation, ± its standard error: the nats the model still loses per "
+                        "point. 0 is a perfect model.")
+    cols[1].metric("KL of the weights kept, nats", _with_error(best_kl, metrics.get("best_kl_se")),
+                   help="The weights with the best validation NLL so far (what a download holds).")
     entropy = model.dataset.entropy()
     cols[2].metric("true entropy H(p*), nats", "—" if entropy is None else f"{entropy:.4f}")
     if kl is None:

@@ -19,12 +19,8 @@ class LoadedModel:
     file_id: str
     name: str
     flow: fc.Flow
-    meta: dict[str, Any]
-
-    @property
-    def info(self) -> dict[str, Any]:
-        info = self.meta.get("info")
-        return info if isinstance(info, dict) else {}
+    info: dict[str, Any]  # what the file records about its run (dataset, metrics, ...)
+    version: str | None  # the flowcore version that made the file
 
 
 def load_upload(upload) -> LoadedModel | None:
@@ -34,11 +30,12 @@ def load_upload(upload) -> LoadedModel | None:
         return loaded
     try:
         data = upload.getvalue()
-        flow, meta = fc.load(data), fc.read_metadata(data)
+        flow, info = fc.load_with_info(data)
+        version = fc.read_metadata(data).get("flowcore_version")
     except ValueError as err:
         st.error(f"Could not load {upload.name}: {err}")
         return None
-    loaded = LoadedModel(upload.file_id, upload.name, flow, meta)
+    loaded = LoadedModel(upload.file_id, upload.name, flow, info, version)
     st.session_state[Key.LOADED_MODEL] = loaded
     return loaded
 
@@ -98,7 +95,7 @@ def summary(loaded: LoadedModel) -> None:
     """The loaded model's config, metrics and panels."""
     if message := st.session_state.pop(Key.CONTINUE_ERROR, None):
         st.error(message)
-    flow, meta = loaded.flow, loaded.meta
+    flow = loaded.flow
     metrics = loaded.info.get("metrics")
     left, right = st.columns(2)
     with left:
@@ -114,7 +111,7 @@ def summary(loaded: LoadedModel) -> None:
     with right:
         st.subheader("Config")
         st.caption(f"{sidebar.arch_label(flow.config.arch)}; made with flowcore "
-                   f"{meta.get('flowcore_version')}")
+                   f"{loaded.version}")
         st.dataframe([{"field": k, "value": _format(v)} for k, v in flow.config.to_dict().items()],
                      key="model-config", hide_index=True)
     _, dataset = _dataset_of(loaded.info)

@@ -115,7 +115,11 @@ elif entropy is None:
     st.latex(rf"\mathrm{{NLL}}_\text{{test}} = {test_nll:.4f}\ \text{{nats}}"
              r"\quad(\text{the true entropy of this data is unknown})")
 else:
+    # On the test points the sum is exact: their mean -log p*(x) is a sample of H(p*).
     st.latex(rf"\underbrace{{{test_nll:.4f}}}_{{\text{{test NLL}}}} = "
-             rf"\underbrace{{{entropy:.4f}}}_{{H(p^*)}} + "
+             rf"\underbrace{{{test_nll - kl:.4f}}}_{{-\overline{{\log p^*(x)}}}} + "
              rf"\underbrace{{{kl:.4f}}}_{{\mathrm{{KL}}}}\ \text{{nats, at step "
              rf"{metrics.get('step', 0):,}}}")
+    st.caption(f"The middle term is the test points' mean −log p*(x): an estimate of the true "
+               f"entropy H(p*) = {entropy:.4f} nats. The KL is their mean log p*(x) − log q(x), "
+               f"± {metrics.get('kl_se') or 0:.4f} (one standard error).")

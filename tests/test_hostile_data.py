@@ -26,6 +26,7 @@ from app_helpers import (
 )
 from PIL import Image
 
+from dashboard.state import Key
 from flowcore import datasets
 
 pytestmark = pytest.mark.usefixtures("own_sessions")
@@ -99,7 +100,7 @@ def app():
     at.selectbox(key="dataset").select(USER_DATA).run()
     upload(at, KEY, "good.csv", GOOD.encode(), "text/csv")
     assert not at.exception and not at.error, messages(at)
-    assert at.session_state["user_dataset"].columns == ("a", "b", "c")
+    assert at.session_state[Key.USER_DATASET].columns == ("a", "b", "c")
     yield at
     stop_all_jobs()
 
@@ -118,7 +119,7 @@ def test_the_uploader_uses_the_configured_limit(app):
 @pytest.mark.parametrize("case", [c[0] for c in REJECTED])
 def test_bad_data_is_rejected_naming_the_place_and_keeps_the_previous_data(app, case):
     _, name, data, words = next(c for c in REJECTED if c[0] == case)
-    before = app.session_state["user_dataset"]
+    before = app.session_state[Key.USER_DATASET]
     upload(app, KEY, name, data, "text/csv")
     assert not app.exception, f"{case}: {[str(e.value) for e in app.exception]}"
     errors = messages(app)
@@ -127,7 +128,7 @@ def test_bad_data_is_rejected_naming_the_place_and_keeps_the_previous_data(app, 
     assert name in message and "previous data" in message, message
     for word in words:
         assert word in message, f"{case}: {word!r} not in {message!r}"
-    assert app.session_state["user_dataset"] is before, f"{case}: the previous data was replaced"
+    assert app.session_state[Key.USER_DATASET] is before, f"{case}: the previous data was replaced"
 
 
 def test_a_file_over_the_upload_limit_is_rejected(app):
@@ -136,12 +137,12 @@ def test_a_file_over_the_upload_limit_is_rejected(app):
     line = b"1.5,2.5\n"
     data = b"x,y\n" + line * ((limit - 4) // len(line) + 1)
     assert len(data) > limit
-    before = app.session_state["user_dataset"]
+    before = app.session_state[Key.USER_DATASET]
     upload(app, KEY, "big.csv", data, "text/csv")
     assert not app.exception
     errors = messages(app)
     assert len(errors) == 1 and "big.csv" in errors[0] and "larger than" in errors[0], errors
-    assert app.session_state["user_dataset"] is before
+    assert app.session_state[Key.USER_DATASET] is before
 
 
 def test_a_rejected_file_is_not_parsed_again_on_every_rerun(app, monkeypatch):
@@ -178,7 +179,7 @@ def test_awkward_but_valid_csv_is_read(app, case):
     _, name, data, columns, notice = next(c for c in ACCEPTED if c[0] == case)
     upload(app, KEY, name, data, "text/csv")
     assert not app.exception and not app.error, messages(app)
-    ds = app.session_state["user_dataset"]
+    ds = app.session_state[Key.USER_DATASET]
     assert ds.columns == columns and ds.data.shape == (30, len(columns))
     assert np.isfinite(ds.data).all()
     if notice:
@@ -196,7 +197,7 @@ def test_a_million_rows_are_subsampled_with_a_notice(app):
     upload(app, KEY, "million.csv", data, "text/csv")
     seconds = time.perf_counter() - started
     assert not app.exception and not app.error, messages(app)
-    ds = app.session_state["user_dataset"]
+    ds = app.session_state[Key.USER_DATASET]
     assert ds.data.shape == (datasets.MAX_ROWS, 2)
     shown = texts(app)
     assert "1,000,000 rows" in shown and f"{datasets.MAX_ROWS:,}" in shown, shown[-500:]
@@ -208,7 +209,7 @@ def test_an_image_upload_becomes_the_dataset(app):
     image.paste(0, (0, 0, 10, 10))
     upload(app, KEY, "square.png", png(image), "image/png")
     assert not app.exception and not app.error, messages(app)
-    assert isinstance(app.session_state["user_dataset"], datasets.ImageDensity)
+    assert isinstance(app.session_state[Key.USER_DATASET], datasets.ImageDensity)
 
 
 def test_the_previous_dataset_trains_after_all_the_rejections(app):
@@ -216,7 +217,7 @@ def test_the_previous_dataset_trains_after_all_the_rejections(app):
     for case in ("NaN cell", "image that is not an image"):
         _, name, data, _ = next(c for c in REJECTED if c[0] == case)
         upload(app, KEY, name, data)
-        assert messages(app) and app.session_state["user_dataset"].columns == ("a", "b", "c")
+        assert messages(app) and app.session_state[Key.USER_DATASET].columns == ("a", "b", "c")
     app.button(key="reset").click().run()
     assert not app.exception
     app.button(key="train").click().run()

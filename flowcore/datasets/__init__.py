@@ -8,7 +8,9 @@ not known. The modules:
 - :mod:`~flowcore.datasets.toys`: the recipes (:func:`names`, :func:`knobs`, :func:`get`);
 - :mod:`~flowcore.datasets.densities`: the recipes' true densities;
 - :mod:`~flowcore.datasets.tabular`: :func:`from_array`, :func:`from_csv`;
-- :mod:`~flowcore.datasets.image`: :func:`from_image`, :func:`from_grid`.
+- :mod:`~flowcore.datasets.image`: :func:`from_image`, :func:`from_grid`;
+- :mod:`~flowcore.datasets.real`: bundled real tables (:func:`real_names`); :func:`get` loads
+  them too.
 
 Example:
     >>> from flowcore import datasets
@@ -32,8 +34,27 @@ from flowcore.datasets.image import (
     from_grid,
     from_image,
 )
+from flowcore.datasets.real import RealDataset, get_real, real_names
 from flowcore.datasets.tabular import PointCloud, from_array, from_csv
-from flowcore.datasets.toys import ENTROPY_SE_TARGET, Knob, ToyDataset, get, knobs, names
+from flowcore.datasets.toys import ENTROPY_SE_TARGET, Knob, ToyDataset, knobs, names
+from flowcore.datasets.toys import get as get_toy
+
+
+def get(name: str, **params: float) -> Dataset:
+    r"""Toy recipe ``name`` (:func:`names`) with its parameters, or bundled real dataset ``name``
+    (:func:`real_names`, which take none).
+
+    Example:
+        >>> get("wine").dim
+        13
+    """
+    if name in real_names():
+        if params:
+            raise ValueError(f"dataset {name!r} is a fixed table and takes no parameters; "
+                             f"got {', '.join(sorted(params))}")
+        return get_real(name)
+    return get_toy(name, **params)
+
 
 __all__ = [
     "ENTROPY_SE_TARGET",
@@ -48,12 +69,16 @@ __all__ = [
     "ImageDensity",
     "Knob",
     "PointCloud",
+    "RealDataset",
     "ToyDataset",
     "from_array",
     "from_csv",
     "from_grid",
     "from_image",
     "get",
+    "get_real",
+    "get_toy",
     "knobs",
     "names",
+    "real_names",
 ]

@@ -16,41 +16,49 @@ INSPECT_RESOLUTION = 120
 TRUTH_RESOLUTION = 120
 
 # -- Inside the flow --------------------------------------------------------------------------
-def _reset_layer_slider(last: int) -> None:
-    """Start each direction where its animation starts: x (stage 0) or z (the last stage)."""
-    st.session_state["layer"] = 0 if st.session_state["layers-direction"] == "forward" else last
+def _restart_layers() -> None:
+    """Each direction starts at its own first frame: the data (forward) or z (backward)."""
+    st.session_state["layer"] = 0
+
+
+LAYERS_CAPTIONS = {
+    "forward": "Held-out data pushed through f, one layer per stop of the slider. Under the "
+               "title: the mean log|det J| of the step into this frame over the points shown. "
+               "Positive: the step stretches space around them (in this direction every nat "
+               "of stretch adds a nat to log p(x)); negative: it squeezes them together. Points "
+               "keep the colour of where they started.",
+    "backward": "Samples z ~ N(0, I) pulled back through f⁻¹, undoing one layer per stop of "
+                "the slider; the last stop is the model's samples (in standardised units). "
+                "Under the title: the mean log|det J| of that undoing over these samples, "
+                "minus the layer's own (a layer that squeezes the data forward spreads the "
+                "samples back out). The first stop, z, is where they start: no step yet. "
+                "Points keep the colour of where they started in z.",
+}
 
 
 def layers_section(model: Model) -> None:
     st.subheader("Layer by layer")
     flow = model.flow
-    last = len(flow.layers)
     direction = st.radio(
         "direction", ["forward", "backward"], key="layers-direction", horizontal=True,
         format_func={"forward": "data pushed forward, x → z",
                      "backward": "model samples pulled back, z → x"}.get,
-        on_change=_reset_layer_slider, args=(last,),
+        on_change=_restart_layers,
     )
     if direction == "forward":
         fig = cached("layers-forward", model.key, lambda: plots.layers_figure(flow, model.data))
-        names = [frame.name for frame in fig.frames]
     else:
         fig = cached("layers-backward", model.key, lambda: plots.pull_back_figure(flow))
-        names = [frame.name for frame in fig.frames][::-1]
-    if st.session_state.get("layer", 0) > last:
-        st.session_state["layer"] = last
-    stage = st.slider("layer", 0, last, key="layer",
-                      help="0 is the standardised data, the last stage is z = f(x). The chart's "
-                           "▶ play button animates the layers from the stage shown.")
-    shown = plots.show_frame(fig, names[stage])
-    means = cached("layer-means", model.key,
-                   lambda: analysis.mean_layer_log_dets(flow, model.data))
-    name, mean = means[stage]
-    st.caption(f"**{shown.layout.title.text}**. Mean log|det J| of this step over the held-out "
-               f"data: {mean:+.3f} nats ({'stretches' if mean > 0 else 'squeezes'} the data on "
-               "average; positive log-dets raise the density). Points keep the colour of where "
-               "they started.")
-    chart("layers", shown)
+    labels = plots.frame_labels(fig)
+    if st.session_state.get("layer", 0) not in range(len(labels)):  # a flow with fewer layers
+        st.session_state["layer"] = 0
+    # The page's slider is the only control of this view: the chart is a still of its frame.
+    position = st.select_slider(
+        "layer", options=range(len(labels)), format_func=labels.__getitem__, key="layer",
+        help="Step through the flow one layer at a time. The HTML download below animates "
+             "the same frames with a play button.")
+    chart("layers", plots.show_frame(fig, fig.frames[position].name))
+    st.caption(LAYERS_CAPTIONS[direction])
     st.download_button(
         "Download the animation (HTML)",
         lambda: fig.to_html(auto_play=False, include_plotlyjs=True).encode(),
@@ -66,9 +74,11 @@ def grid_section(model: Model) -> None:
     fig = cached("grid", (*model.key, lines),
                  lambda: plots.grid_deformation_figure(model.flow, model.bounds, lines))
     chart("grid", fig)
-    st.caption("A regular grid in data space (left) drawn through f into latent space (right). "
-               "Cells are coloured by log|det J_f| at their centres: red cells are stretched "
-               "(the model puts probability there), blue ones squeezed.")
+    st.caption("A regular grid in data space (left), and the same grid lines drawn through f "
+               "into latent space (right). The left cells are coloured by log|det J_f| at their "
+               "centres (the colour bar beside them): red cells are stretched by f (the model "
+               "puts probability there), blue ones squeezed. Dotted circles: 1σ, 2σ, 3σ of the "
+               "latent N(0, I).")
 
 
 def point_section(model: Model) -> None:

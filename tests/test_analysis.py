@@ -97,7 +97,7 @@ def test_show_frame_moves_points_title_and_slider_and_leaves_the_original():
     np.testing.assert_array_equal(values(shown.data[0].x), values(frame.data[0].x))
     np.testing.assert_array_equal(values(shown.data[0].y), values(frame.data[0].y))
     assert shown.layout.title.text == frame.layout.title.text
-    assert shown.layout.sliders[0].active == 2 and len(shown.frames) == 4
+    assert not shown.layout.sliders and len(shown.frames) == 0 and len(fig.frames) == 4
     np.testing.assert_array_equal(values(fig.data[0].x), before)
     with pytest.raises(ValueError, match="name must be one of the figure's frames"):
         plots.show_frame(fig, "9: nothing")
@@ -117,10 +117,10 @@ def test_pull_back_runs_from_z_to_standardised_samples(arch):
     last = np.column_stack([values(fig.frames[-1].data[0].x), values(fig.frames[-1].data[0].y)])
     np.testing.assert_allclose(last, standardised, atol=1e-4)
     assert fig.layout.title.text.startswith("z ~ N(0, I)")
-    assert fig.frames[-1].layout.title.text.endswith("→  standardised x")
+    assert "→  standardised x" in fig.frames[-1].layout.title.text
     np.testing.assert_allclose(values(fig.data[0].marker.color),
                                plots.direction_colour(z.numpy()), atol=1e-6)
-    assert [step.label for step in fig.layout.sliders[0].steps][0] == str(len(flow.layers))
+    assert [step.label for step in fig.layout.sliders[0].steps][0] == "z"
 
 
 def test_clickable_density_adds_a_grid_of_targets_and_marks_the_point():

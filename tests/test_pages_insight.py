@@ -65,34 +65,59 @@ def test_inside_page_shows_layers_grid_point_and_truth(app):
     app.switch_page("pages/inside.py").run()
     assert not app.exception, app.exception
     layers = chart(app, "layers-chart")
-    assert len(layers["frames"]) == SMALL["layers"] + 1
-    assert layers["layout"]["sliders"][0]["active"] == 0
+    # The page's slider is the view's one control: the chart is a still, with no slider or play
+    # button of its own to disagree with it.
+    assert not layers.get("frames") and not layers["layout"].get("sliders")
+    assert not layers["layout"].get("updatemenus")
+    assert app.select_slider(key="layer").options == [
+        "standardised x", "layer 1", "layer 2 → z"]
     grid = chart(app, "grid-chart")
     assert grid["layout"]["uirevision"] == "grid"
     inspect = chart(app, "inspect-chart")
     assert inspect["data"][-1]["name"] == "click targets"
     truth = chart(app, "truth-chart")
     assert len(truth["data"]) == 3
+    assert truth["data"][0]["coloraxis"] == truth["data"][1]["coloraxis"]
+    assert truth["layout"]["xaxis"]["scaleanchor"] == "y"
     assert any("KL" in m.label for m in app.metric)
     assert app.latex and r"\log p_x(x)" in app.latex[0].value
     assert app.get("download_button")  # the animation as HTML
 
 
-def test_layer_slider_changes_the_frame(app):
+def _title(fig: dict) -> tuple[str, str]:
+    """A layer chart's title and the note under it (its step's log-det)."""
+    title, _, note = fig["layout"]["title"]["text"].partition("<br>")
+    return title, note
+
+
+def test_layer_slider_is_the_one_control_and_frames_say_their_step(app):
     app.switch_page("pages/inside.py").run()
     first = chart(app, "layers-chart")
-    app.slider(key="layer").set_value(SMALL["layers"]).run()
+    assert _title(first)[0].startswith("standardised data")
+    assert "standardisation's log|det J|" in _title(first)[1]
+    app.select_slider(key="layer").set_value(SMALL["layers"]).run()
     assert not app.exception, app.exception
     last = chart(app, "layers-chart")
-    assert last["layout"]["sliders"][0]["active"] == SMALL["layers"]
-    assert last["layout"]["title"]["text"] != first["layout"]["title"]["text"]
+    title, note = _title(last)
+    assert title.startswith(f"layer {SMALL['layers']}") and title.endswith("z")
+    assert "mean log|det J| of this layer" in note
     assert xs(last) != xs(first)  # the points moved: the model has trained a little
+    box = last["layout"]["xaxis"]["range"]
+    assert box == first["layout"]["xaxis"]["range"]  # one box for every frame
+    assert box[1] - box[0] < 12  # sized by the points, not a fixed ±6 or more
 
     app.radio(key="layers-direction").set_value("backward").run()
     assert not app.exception, app.exception
-    assert app.slider(key="layer").value == SMALL["layers"]  # pulling back starts at z
-    back = chart(app, "layers-chart")
-    assert back["layout"]["title"]["text"].startswith("z ~ N(0, I)")
+    layer = app.select_slider(key="layer")
+    assert layer.value == 0  # pulling back starts at z, the first stop
+    assert layer.options == ["z", "undo layer 2", "undo layer 1 → x"]
+    title, note = _title(chart(app, "layers-chart"))
+    assert title.startswith("z ~ N(0, I)")
+    assert "no step" in note and "nats" not in note  # the start has no log-det
+    assert "no step yet" in " ".join(c.value for c in app.caption)
+    layer.set_value(1).run()
+    title, note = _title(chart(app, "layers-chart"))
+    assert title.startswith("undo layer 2") and "of undoing layer 2" in note
 
 
 def test_typing_a_point_updates_the_change_of_variables(app):

@@ -54,6 +54,7 @@ from flowcore.analysis.layers import (
     mean_layer_log_dets,
     point_inspection,
     pull_back_frames,
+    pull_back_samples,
 )
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "panel_data",
     "point_inspection",
     "pull_back_frames",
+    "pull_back_samples",
     "push_forward",
     "thin",
     "truth_grid",

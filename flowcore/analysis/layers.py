@@ -1,6 +1,6 @@
-r"""Inside the flow: the points at every stage (:func:`layer_frames`, :func:`pull_back_frames`),
-each step's mean ``log|det J|``, one point through the flow (:func:`point_inspection`,
-:func:`layer_at_point`) and the coupling masks (:func:`coupling_masks`).
+r"""Inside the flow: the points at every stage (:func:`layer_frames`, :func:`pull_back_frames`,
+:func:`pull_back_samples`), each step's mean ``log|det J|``, one point through the flow
+(:func:`point_inspection`, :func:`layer_at_point`) and the coupling masks (:func:`coupling_masks`).
 
 Layers are counted from 1 in the order ``f`` applies them (``flow.layers[k - 1]`` is layer
 ``k``); step 0 of :meth:`Flow.trace` is the fixed standardisation. A layer's capabilities come
@@ -54,6 +54,25 @@ def layer_frames(flow: Flow, x: Any) -> list[Frame]:
 
 
 @torch.no_grad()
+def pull_back_samples(flow: Flow, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""``z ~ N(0, I)`` drawn with ``seed``, and the model samples ``x = f⁻¹(z)`` in data units.
+
+    Returns:
+        ``z`` and ``x``, both (n, dim) float64.
+
+    Example:
+        >>> import flowcore as fc
+        >>> flow = fc.build_flow(fc.FlowConfig(arch="realnvp", dim=2, layers=2, hidden=8))
+        >>> z, x = pull_back_samples(flow, n=10)
+        >>> z.shape, x.shape
+        ((10, 2), (10, 2))
+    """
+    n = check_range("n", n, 1, 100_000, whole=True)
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, flow.config.dim, generator=generator, dtype=flow.loc.dtype)
+    return to_numpy(z), to_numpy(flow.inverse(z.to(flow.loc.device)))
+
+
 def pull_back_frames(flow: Flow, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, list[Frame]]:
     r"""Model samples ``x = f⁻¹(z)``, ``z ~ N(0, I)``, at every stage from ``z`` back to the
     standardised data: the frames of :func:`layer_frames` of those samples, in reverse.
@@ -68,11 +87,8 @@ def pull_back_frames(flow: Flow, n: int = 2000, seed: int = 0) -> tuple[np.ndarr
         >>> [frame.layer for frame in frames]
         [2, 1, 0]
     """
-    n = check_range("n", n, 1, 100_000, whole=True)
-    generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, flow.config.dim, generator=generator, dtype=flow.loc.dtype)
-    x = flow.inverse(z.to(flow.loc.device))
-    return to_numpy(z), layer_frames(flow, to_numpy(x))[::-1]
+    z, x = pull_back_samples(flow, n, seed)
+    return z, layer_frames(flow, x)[::-1]
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ from the numbers of :mod:`flowcore.analysis`.
   :func:`nll_figure`, and :func:`compare_nll_figure`, :func:`data_preview_figure`,
   :func:`drawing_figure`;
 - :mod:`~flowcore.plots.inside`: :func:`layers_figure`, :func:`pull_back_figure`,
-  :func:`show_frame`, :func:`grid_deformation_figure`.
+  :func:`show_frame`, :func:`frame_labels`, :func:`grid_deformation_figure`.
 
 :func:`bounds_for` and :func:`density_grid` (from :mod:`flowcore.analysis`) are here too, since
 every page that draws a density also frames it.
@@ -31,6 +31,7 @@ from flowcore.plots.density import (
     truth_figure,
 )
 from flowcore.plots.inside import (
+    frame_labels,
     grid_deformation_figure,
     layers_figure,
     pull_back_figure,
@@ -68,6 +69,7 @@ __all__ = [
     "drawing_grid",
     "drawn_weights",
     "floor_log_density",
+    "frame_labels",
     "grid_deformation_figure",
     "latent_figure",
     "layers_figure",

@@ -161,8 +161,9 @@ def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
         resolution: grid cells per axis.
         anchor: for ``dim > 2``, the other coordinates of the slice (default ``flow.loc``).
 
-    Both densities are shown as log-densities on one colour scale, floored 12 nats below the
-    higher maximum; the right panel is ``log p(x) − log p*(x)`` of those floored values.
+    Both densities are shown as log-densities on one colour scale and range (one colour bar),
+    floored 12 nats below the higher maximum; the right panel is ``log p(x) − log p*(x)`` of
+    those floored values. Every panel has equal aspect and the same box.
 
     Example:
         >>> import flowcore as fc
@@ -192,13 +193,15 @@ def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
         fig.add_trace(go.Heatmap(x=f32(grid.xs), y=f32(grid.ys), z=f32(z), coloraxis=axis,
                                  hovertemplate=hover),
                       row=1, col=col)
-        fig.update_xaxes(title_text="x₁", range=[x_lo, x_hi], showgrid=False, row=1, col=col)
-    fig.update_yaxes(range=[y_lo, y_hi], showgrid=False)
+        # equal aspect in every panel: a unit of x₁ is as long as a unit of x₂
+        fig.update_xaxes(title_text="x₁", range=[x_lo, x_hi], showgrid=False, scaleanchor="y",
+                         scaleratio=1, constrain="domain", row=1, col=col)
+    fig.update_yaxes(range=[y_lo, y_hi], showgrid=False, constrain="domain")
     fig.update_yaxes(title_text="x₂", row=1, col=1)
     title = "true density vs model" + ("" if flow.config.dim == 2 else
                                         " (slice through the data mean)")
     fig.update_layout(layout(
-        "truth", title, margin={"t": 60},
+        "truth", title, margin={"t": 60}, height=420,
         coloraxis={"colorscale": DENSITY_SCALE, "cmin": floor, "cmax": top,
                    "colorbar": {"title": {"text": "log p"}, "thickness": 10, "len": 0.9,
                                 "x": fig.layout.xaxis2.domain[1] + 0.01, "xanchor": "left"}},

@@ -102,6 +102,11 @@ def _chart_title(page, view: str) -> str:
     return page.locator(f".st-key-{view} .gtitle").first.text_content(timeout=60_000) or ""
 
 
+def _slider_value(page) -> str:
+    """The value the page's layer slider shows on its thumb."""
+    return page.locator(".st-key-layer [data-testid=stSliderThumbValue]").first.inner_text()
+
+
 def test_layer_slider_moves_the_frame_and_compare_overlays_two_runs(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/?{urlencode(SMALL)}")
@@ -112,15 +117,32 @@ def test_layer_slider_moves_the_frame_and_compare_overlays_two_runs(server, brow
     click(page, "pause")
     wait_status(page, "paused")
 
-    # Inside the flow: the layer slider moves the layer-by-layer chart to the next frame.
+    # Inside the flow: the page's layer slider is the view's one control (the chart has no
+    # slider or play button of its own) and moves the chart to the next frame.
     page.get_by_role("link", name="Inside the flow").click()
     first = _chart_title(page, "layers-view")
     assert "standardised" in first, first
+    view = page.locator(".st-key-layers-view").first
+    assert view.locator(".slider-container, .updatemenu-button").count() == 0
     slider = page.locator(".st-key-layer input[type=range]").first
     slider.focus()
     slider.press("ArrowRight")
     assert wait_for(lambda: _chart_title(page, "layers-view") != first, timeout=60)
     assert "layer 1" in _chart_title(page, "layers-view").lower()
+    assert _slider_value(page) == "layer 1"
+    # Pulling back starts at z, which no step led to: no log-det is shown for it.
+    page.get_by_text("model samples pulled back").click()
+    assert wait_for(lambda: _chart_title(page, "layers-view").startswith("z ~ N(0, I)"),
+                    timeout=60)
+    assert _slider_value(page) == "z"
+    assert "no step" in _chart_title(page, "layers-view")
+    assert "nats" not in _chart_title(page, "layers-view")
+    # The points fill the box: a square range sized by them, not a wide ±12 axis.
+    x_range, y_range = page.evaluate(
+        "() => { const l = document.querySelector('.st-key-layers-view .js-plotly-plot')"
+        "._fullLayout; return [l.xaxis.range, l.yaxis.range]; }")
+    assert x_range[1] - x_range[0] == pytest.approx(y_range[1] - y_range[0], rel=1e-3)
+    assert x_range[1] - x_range[0] < 12, x_range
 
     # Compare: two runs side by side end as two curves on one chart.
     page.get_by_role("link", name="Compare").click()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 import flowcore as fc
 from dashboard import state
-from dashboard.state import HEARTBEAT_SECONDS, PANEL_SAMPLES, Key
+from dashboard.state import HEARTBEAT_SECONDS, PANEL_SAMPLES
+from dashboard.views import cached
 from flowcore import analysis, plots
 
 REFRESH_SECONDS = 1.0
@@ -73,16 +72,13 @@ def heartbeat(run: state.SessionRun) -> None:
     beat()
 
 
-def panel_data(job: fc.TrainingJob, snap: fc.Snapshot) -> dict[str, Any]:
+def panel_data(job: fc.TrainingJob, snap: fc.Snapshot) -> analysis.PanelData:
     """Samples, push-forward and data for the panels, computed once per published weights."""
-    cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
-    key = (id(snap.flow), snap.weights_step)
-    hit = cache.get("panels")
-    if hit is None or hit[0] != key:
-        data = job.trainer.test_data[:PANEL_SAMPLES].numpy()
-        hit = (key, analysis.panel_data(snap.flow, data, PANEL_SAMPLES))
-        cache["panels"] = hit
-    return hit[1]
+    def compute() -> analysis.PanelData:
+        return analysis.panel_data(snap.flow, job.trainer.test_data[:PANEL_SAMPLES].numpy(),
+                                   PANEL_SAMPLES)
+
+    return cached("panels", (id(snap.flow), snap.weights_step), compute)
 
 
 def _chart(name: str, fig) -> None:

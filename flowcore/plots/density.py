@@ -28,6 +28,7 @@ from flowcore.plots.style import (
     LOG_DENSITY_DEPTH,
     MAX_POINTS,
     OVERLAY_COLOUR,
+    SMOOTH_BELOW,
     f32,
     floor_log_density,
     layout,
@@ -69,6 +70,7 @@ def _density_traces(flow: Flow, data: Any, bounds: Sequence[float] | None, resol
         title += not_finite_note(bad, log_p.size, "log p(x)")
     heatmap = go.Heatmap(
         x=xs, y=ys, z=colour, colorscale=DENSITY_SCALE, name="model",
+        zsmooth="best" if resolution < SMOOTH_BELOW else False,
         colorbar={"title": {"text": bar, "side": "right"}, "thickness": 12, "len": 0.9},
         hovertemplate=f"x₁ = %{{x:.2f}}<br>x₂ = %{{y:.2f}}<br>{fmt}<extra></extra>",
     )

@@ -28,8 +28,12 @@ from flowcore.analysis import as_points, finite_rows, thin
 LOG_DENSITY_DEPTH = 12.0
 #: Cells per axis of the dashboard's live heatmap, which is evaluated every few seconds beside
 #: training. The seed model (206k parameters) costs about 0.5 ms per 100 points on one core, so
-#: 120×120 takes ~85 ms and 200×200 ~200 ms (bench/dashboard.py measures it).
-LIVE_DENSITY_RESOLUTION = 120
+#: 80×80 takes ~35 ms where 120×120 took ~85 ms and 200×200 ~200 ms (bench/dashboard.py measures
+#: it); in a profile of the server while the seed trained with the page open, the 120×120 grid was
+#: the largest cost after training itself. A coarse grid is drawn smoothed (SMOOTH_BELOW).
+LIVE_DENSITY_RESOLUTION = 80
+#: Heatmaps with fewer cells per axis than this are drawn with Plotly's smoothing.
+SMOOTH_BELOW = 100
 #: Scatter panels thin their points to at most this many (deterministically, so no flicker).
 MAX_POINTS = 2000
 

@@ -1,0 +1,225 @@
+r"""The live view in a real browser (issue 15): training speed with the Train page open, how
+often the panels show new data, how long they sit greyed out as stale, and how fast the sidebar
+answers while a run trains.
+
+One ``streamlit run app.py`` and one Debian Chromium (Playwright) for the whole section. For each
+preset (the seed and the "best" one), ``rounds`` alternating rounds of:
+
+1. headless: a :class:`flowcore.TrainingJob` of the preset in this process, steps per second over
+   a ``window``-second window after a 2 s warm-up;
+2. with the page: the same preset started with the Train button of a fresh tab, the server's
+   steps per second over the same window (read from the status line), while
+   :data:`LIVE_VIEW_PROBE` counts in the page, for each panel, the redraws (each batch of changes
+   to its plot's SVG is one redraw) and the time its cell carries Streamlit's stale mark.
+
+The ratio is with-page / headless per round; the report gives medians. Then, with the seed preset
+still training, the time from typing a new warm-up in the sidebar to the address bar showing it
+(the server's answer), over ``answers`` tries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flowcore as fc
+from bench.common import Profile, log, median
+from flowcore.presets import PRESETS
+
+OVERHEAD_GOAL = 0.9
+REDRAW_GOAL = 8  # redraws of each of the samples, latent and NLL panels in 10 s
+STALE_GOAL = 0.05  # the most of the time a panel may be greyed out
+ANSWER_GOAL_S = 0.5
+PANELS = ("density", "samples", "latent", "nll")
+
+#: Installed in the page: counts redraws and stale time per panel from DOM mutations, so the
+#: numbers do not depend on how often a busy browser runs a polling timer.
+LIVE_VIEW_PROBE = """(keys) => {
+  const probe = {redraws: {}, staleMs: {}, staleSince: {}, start: performance.now()};
+  keys.forEach(k => { probe.redraws[k] = 0; probe.staleMs[k] = 0; probe.staleSince[k] = null; });
+  const cellOf = (node) => {
+    for (let el = node; el && el !== document.body; el = el.parentElement) {
+      for (const k of keys) if (el.classList && el.classList.contains('st-key-' + k)) return k;
+    }
+    return null;
+  };
+  const isStale = (k) => {
+    const cell = document.querySelector('.st-key-' + k);
+    if (!cell) return false;
+    for (let el = cell; el; el = el.parentElement) {
+      if (el.getAttribute && el.getAttribute('data-stale') === 'true') return true;
+    }
+    return !!cell.querySelector('[data-stale="true"]');
+  };
+  const touched = new Set();
+  new MutationObserver((records) => {
+    touched.clear();
+    for (const r of records) {
+      const k = cellOf(r.target);
+      const inPlot = r.target.closest && r.target.closest('svg');
+      if (k && r.type === 'childList' && inPlot) touched.add(k);
+    }
+    touched.forEach(k => probe.redraws[k] += 1);
+    const now = performance.now();
+    for (const k of keys) {
+      const stale = isStale(k);
+      if (stale && probe.staleSince[k] === null) probe.staleSince[k] = now;
+      if (!stale && probe.staleSince[k] !== null) {
+        probe.staleMs[k] += now - probe.staleSince[k];
+        probe.staleSince[k] = null;
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ['data-stale']});
+  window.liveViewProbe = probe;
+}"""
+
+READ_PROBE = """(keys) => {
+  const p = window.liveViewProbe, now = performance.now();
+  const stale = {};
+  for (const k of keys) {
+    const open = p.staleSince[k] === null ? 0 : now - p.staleSince[k];
+    stale[k] = (p.staleMs[k] + open) / (now - p.start);
+  }
+  return {redraws: p.redraws, stale, seconds: (now - p.start) / 1000};
+}"""
+
+
+@contextlib.contextmanager
+def app_server() -> Iterator[str]:
+    """``streamlit run app.py`` on a free local port, as a user starts it; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _headless_rate(preset: str, seconds: float) -> float:
+    p = PRESETS[preset]
+    job = fc.TrainingJob(fc.Trainer(p.flow, p.train, fc.datasets.get("moons")))
+    job.start()
+    time.sleep(2.0)
+    first, started = job.snapshot().step, time.perf_counter()
+    time.sleep(seconds)
+    rate = (job.snapshot().step - first) / (time.perf_counter() - started)
+    job.stop()
+    return rate
+
+
+def _step(page) -> int:
+    text = page.locator(".st-key-status").first.inner_text(timeout=60_000)
+    return int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
+
+
+def _page_round(browser, url: str, preset: str, seconds: float) -> dict[str, Any]:
+    """One round with the Train page open: steps/s, redraws and stale fractions."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(f"{url}/?{_preset_query(preset)}")
+    page.locator(".st-key-status").first.wait_for(timeout=60_000)
+    page.locator(".st-key-train button").first.click()
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-status')?.innerText.includes('running')",
+        timeout=60_000)
+    time.sleep(2.0)
+    page.evaluate(LIVE_VIEW_PROBE, list(PANELS))
+    first, started = _step(page), time.perf_counter()
+    time.sleep(seconds)
+    rate = (_step(page) - first) / (time.perf_counter() - started)
+    seen = page.evaluate(READ_PROBE, list(PANELS))
+    page.locator(".st-key-pause button").first.click()
+    page.close()
+    return {"rate": rate, **seen}
+
+
+def _preset_query(preset: str) -> str:
+    """The shared link of a preset on moons (the app's own URL round trip)."""
+    p = PRESETS[preset]
+    query = {}
+    for config in (p.flow, p.train):
+        defaults = type(config)().to_strings()
+        query.update({k: v for k, v in config.to_strings().items()
+                      if k != "dim" and v != defaults[k]})
+    return "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def _answer_times(browser, url: str, tries: int) -> list[float]:
+    """Seconds from typing a warm-up in the sidebar to the URL showing it, while training."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(f"{url}/?{_preset_query('seed')}")
+    page.locator(".st-key-status").first.wait_for(timeout=60_000)
+    page.locator(".st-key-train button").first.click()
+    time.sleep(3.0)
+    times = []
+    field = page.locator(".st-key-warmup input").first
+    for i in range(tries):
+        value = 11 + i
+        field.fill(str(value))
+        started = time.perf_counter()
+        field.press("Enter")
+        page.wait_for_function(f"() => location.search.includes('warmup={value}')",
+                               timeout=60_000)
+        times.append(time.perf_counter() - started)
+        time.sleep(0.5)
+    page.close()
+    return times
+
+
+def run(profile: Profile) -> dict[str, Any]:
+    if not Path("/usr/bin/chromium").exists():
+        return {"status": "unavailable", "reason": "no Chromium at /usr/bin/chromium"}
+    from playwright.sync_api import sync_playwright
+
+    fc.job.configure_threads()
+    seconds = 10.0
+    rounds = 5 if profile.name == "full" else 3
+    result: dict[str, Any] = {"status": "measured", "window_s": seconds, "rounds": rounds,
+                              "goals": {"ratio": OVERHEAD_GOAL, "redraws": REDRAW_GOAL,
+                                        "stale": STALE_GOAL, "answer_s": ANSWER_GOAL_S},
+                              "presets": {}}
+    with app_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        for preset in ("seed", "best"):
+            headless, pages = [], []
+            for _ in range(rounds):
+                headless.append(_headless_rate(preset, seconds))
+                pages.append(_page_round(browser, url, preset, seconds))
+                log(f"live view: {preset} headless {headless[-1]:.1f}, with page "
+                    f"{pages[-1]['rate']:.1f} steps/s, redraws {pages[-1]['redraws']}")
+            ratios = [pg["rate"] / h for h, pg in zip(headless, pages, strict=True)]
+            result["presets"][preset] = {
+                "headless_steps_per_s": headless, "page_steps_per_s": [pg["rate"] for pg in pages],
+                "ratios": ratios, "ratio": median(ratios),
+                "redraws": {k: median([pg["redraws"][k] * seconds / pg["seconds"] for pg in pages])
+                            for k in PANELS},
+                "stale": {k: median([pg["stale"][k] for pg in pages]) for k in PANELS},
+            }
+        answers = _answer_times(browser, url, 5)
+        result["answer_s"] = {"median": median(answers), "worst": max(answers), "all": answers}
+        browser.close()
+    return result

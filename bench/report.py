@@ -195,12 +195,11 @@ def _headline(results: Results) -> list[str]:
             lines.append(f"- **Trainer overhead** (seed config, full batch): the Trainer runs "
                          f"{_ratio(trainer['steps_per_s'] / bare['steps_per_s'])} the steps/s of "
                          "a bare loop on the same flow.")
-    dash = results.get("dashboard")
-    if dash:
-        over = dash["overhead"]
-        text = (_ratio(over.get("ratio")) + " of headless steps/s" if over["status"] == "measured"
-                else "not measured yet (hook pending)")
-        lines.append(f"- **Dashboard overhead:** {text}.")
+    live = results.get("live_view")
+    if live and live.get("status") == "measured":
+        text = ", ".join(f"{name} {_ratio(p['ratio'])}" for name, p in live["presets"].items())
+        lines.append(f"- **Training with the Train page open ÷ headless** (median of "
+                     f"{live['rounds']} alternating rounds): {text}.")
     return lines + [""]
 
 
@@ -369,25 +368,36 @@ def _kl_table(kl: Results | None) -> list[str]:
     return lines
 
 
-def _dashboard(dash: Results | None) -> list[str]:
-    lines = ["## 4. Dashboard overhead", ""]
+def _live_view(live: Results | None) -> list[str]:
+    lines = ["### The live view in Chromium", ""]
+    if not live or live.get("status") != "measured":
+        return lines + [f"Not measured: {(live or {}).get('reason', 'not run')}.", ""]
+    goals = live["goals"]
+    lines += ["`bench/live_view.py`: one `streamlit run app.py` and Debian's Chromium; per "
+              f"preset, {live['rounds']} alternating rounds of {live['window_s']:g} s (headless "
+              "job, then the same preset started from the Train page). Redraws (new data drawn) "
+              "and stale (greyed-out) time per panel are counted in the page from DOM mutations. Medians; "
+              f"goals: ratio ≥ {goals['ratio']}, ≥ {goals['redraws']} redraws in 10 s, "
+              f"≤ {goals['stale']:.0%} stale, sidebar answer ≤ {goals['answer_s']} s.", ""]
+    rows = []
+    for name, p in live["presets"].items():
+        rows.append([name, _ratio(p["ratio"]), ", ".join(_ratio(r) for r in p["ratios"]),
+                     " / ".join(f"{p['redraws'][k]:.0f}" for k in ("samples", "latent", "nll",
+                                                                    "density")),
+                     " / ".join(f"{p['stale'][k]:.0%}" for k in ("samples", "latent", "nll",
+                                                                  "density"))])
+    lines += _table(["Preset", "Ratio (median)", "Rounds", "Redraws in 10 s (samples / latent / "
+                     "NLL / density)", "Stale (same order)"], rows, "lrlll")
+    answer = live["answer_s"]
+    lines += ["", f"Sidebar answer while the seed trains (typing a warm-up until the address bar "
+              f"shows it): median {answer['median']:.2f} s, worst {answer['worst']:.2f} s.", ""]
+    return lines
+
+
+def _dashboard(dash: Results | None, live: Results | None = None) -> list[str]:
+    lines = ["## 4. Dashboard", ""] + _live_view(live)
     if not dash:
-        return lines + ["Not run.", ""]
-    over = dash["overhead"]
-    lines += ["### Training speed with the Train page open", ""]
-    if over["status"] == "measured":
-        lines += _table(["Headless steps/s", "With Chromium on the Train page", "Ratio", "Goal"],
-                        [[_num(over["headless_steps_per_s"]), _num(over["browser_steps_per_s"]),
-                          _ratio(over["ratio"]), f"≥ {over.get('goal_ratio', 0.8)}"]])
-        lines += [f"- {note}" for note in over.get("notes", [])] + [""]
-    else:
-        lines += [
-            "> **NOT MEASURED YET.** " + over.get("reason", ""),
-            "> The hook is `bench/dashboard.py: overhead()`; its docstring describes the "
-            "measurement (headless `TrainingJob` steps/s versus steps/s while a Playwright-driven "
-            f"Chromium keeps the Train page open; goal ratio ≥ {over.get('goal_ratio', 0.8)}).",
-            "",
-        ]
+        return lines + ["Figures not measured.", ""]
     figs = dash["figures"]
     lines += ["### Figure build time and size", ""]
     if figs["status"] != "measured":
@@ -462,7 +472,7 @@ def render(results: Results) -> str:
              _time_to_quality(results.get("time_to_quality")),
              _throughput(results.get("throughput")),
              _kl_table(results.get("kl_table")),
-             _dashboard(results.get("dashboard")),
+             _dashboard(results.get("dashboard"), results.get("live_view")),
              _sampling(results.get("sampling"))]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 

@@ -376,7 +376,8 @@ def _live_view(live: Results | None) -> list[str]:
     lines += ["`bench/live_view.py`: one `streamlit run app.py` and Debian's Chromium; per "
               f"preset, {live['rounds']} alternating rounds of {live['window_s']:g} s (headless "
               "job, then the same preset started from the Train page). Redraws (new data drawn) "
-              "and stale (greyed-out) time per panel are counted in the page from DOM mutations. Medians; "
+              "and stale (greyed-out) time per panel are counted in the page from DOM "
+              "mutations. Medians; "
               f"goals: ratio ≥ {goals['ratio']}, ≥ {goals['redraws']} redraws in 10 s, "
               f"≤ {goals['stale']:.0%} stale, sidebar answer ≤ {goals['answer_s']} s.", ""]
     rows = []

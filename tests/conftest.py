@@ -89,3 +89,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real ``streamlit run app.py`` for this module's browser tests (app_helpers.Server)."""
+    from app_helpers import Server, require_browser
+
+    require_browser()
+    srv = Server(tmp_path_factory.mktemp("server") / "monitor.json").start()
+    yield srv
+    srv.stop()

@@ -6,20 +6,12 @@ of changes to a panel's plot is one redraw), not timed; bench/live_view.py measu
 import time
 
 import pytest
-from app_helpers import SMALL, Server, click, require_browser, wait_status
+from app_helpers import SMALL, click, wait_status
 
 from bench.live_view import LIVE_VIEW_PROBE, PANELS, READ_PROBE
 
 pytestmark = pytest.mark.browser
 WINDOW_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_browser()
-    srv = Server(tmp_path_factory.mktemp("server") / "monitor.json").start()
-    yield srv
-    srv.stop()
 
 
 def test_panels_show_new_data_every_refresh_and_are_rarely_stale(server, browser):

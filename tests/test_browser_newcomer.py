@@ -12,12 +12,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from app_helpers import (
-    Server,
     button,
     click,
     page_errors,
     page_status,
-    require_browser,
     step_in,
     wait_for,
     wait_status,
@@ -26,14 +24,6 @@ from app_helpers import (
 import flowcore as fc
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("float32")]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_browser()
-    srv = Server(tmp_path_factory.mktemp("server") / "monitor.json").start()
-    yield srv
-    srv.stop()
 
 
 def _open(browser, url: str, console: list[str] | None = None):

@@ -120,6 +120,9 @@ def test_grid_latent_panel_has_only_lines_and_the_colour_bar_is_by_the_heatmap()
     bar = fig.layout.coloraxis.colorbar
     assert fig.layout.xaxis.domain[1] < bar.x < fig.layout.xaxis2.domain[0]
     assert bar.xanchor == "left"
+    # the latent panel is square: its z₁ range is not widened to fill a wide chart
+    assert fig.layout.xaxis2.range == fig.layout.yaxis2.range
+    assert fig.layout.xaxis2.constrain == fig.layout.yaxis2.constrain == "domain"
 
 
 def _normal(x: np.ndarray) -> np.ndarray:

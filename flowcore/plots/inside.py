@@ -335,8 +335,10 @@ def grid_deformation_figure(flow: Flow, bounds: Sequence[float], lines: int = 15
     ))
     fig.update_xaxes(title_text="x₁", range=[x_lo, x_hi], showgrid=False, row=1, col=1)
     fig.update_yaxes(title_text="x₂", range=[y_lo, y_hi], showgrid=False, row=1, col=1)
-    fig.update_xaxes(title_text="z₁", range=span, row=1, col=2)
-    fig.update_yaxes(title_text="z₂", range=span, scaleanchor="x2", scaleratio=1, row=1, col=2)
+    # constrain="domain": equal aspect narrows the panel rather than widening its z₁ range
+    fig.update_xaxes(title_text="z₁", range=span, constrain="domain", row=1, col=2)
+    fig.update_yaxes(title_text="z₂", range=span, scaleanchor="x2", scaleratio=1,
+                     constrain="domain", row=1, col=2)
     return fig
 
 

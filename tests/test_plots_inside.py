@@ -140,3 +140,5 @@ def test_truth_and_model_share_one_colour_scale_and_equal_aspect():
         assert fig.layout[axis].constrain == "domain"
         assert list(fig.layout[axis].range) == [-4, 4]
     assert list(fig.layout.yaxis.range) == [-2, 2]
+    square = plots.truth_figure(flow, _normal, (-4, 4, -4, 4), resolution=10)
+    assert fig.layout.height < square.layout.height  # a wide box makes a lower figure

@@ -200,10 +200,13 @@ def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
                          scaleratio=1, constrain="domain", row=1, col=col)
     fig.update_yaxes(range=[y_lo, y_hi], showgrid=False, constrain="domain")
     fig.update_yaxes(title_text="x₂", row=1, col=1)
+    # Equal aspect fixes each panel's shape; size the figure to it (panels are ~280 px wide) so a
+    # wide box does not leave a band of white above and below.
+    height = round(110 + 280 * min(max((y_hi - y_lo) / (x_hi - x_lo), 0.5), 1.5))
     title = "true density vs model" + ("" if flow.config.dim == 2 else
                                         " (slice through the data mean)")
     fig.update_layout(layout(
-        "truth", title, margin={"t": 60}, height=420,
+        "truth", title, margin={"t": 60}, height=height,
         coloraxis={"colorscale": DENSITY_SCALE, "cmin": floor, "cmax": top,
                    "colorbar": {"title": {"text": "log p"}, "thickness": 10, "len": 0.9,
                                 "x": fig.layout.xaxis2.domain[1] + 0.01, "xanchor": "left"}},

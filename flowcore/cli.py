@@ -6,6 +6,7 @@ Examples::
     flowcore train --preset seed --out seed.safetensors
     flowcore eval moons.safetensors --dataset moons
     flowcore sample moons.safetensors -n 1000 --out samples.csv
+    torchrun --nproc-per-node 2 -m flowcore train --data big.csv --out big.safetensors
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowcore import datasets
+from flowcore import datasets, distributed
 from flowcore.config import FlowConfig, TrainConfig
 from flowcore.export import model_bytes, samples_csv
 from flowcore.flows import Flow
@@ -57,9 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         f"(--preset {DEFAULT_PRESET}) on the two moons.",
     )
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", default="moons", help=f"one of: {', '.join(datasets.names())}")
+    data.add_argument("--dataset", default="moons",
+                      help=f"one of: {', '.join(datasets.names() + datasets.real_names())}")
     data.add_argument("--noise", type=float, help="the dataset's noise knob, where it has one")
-    data.add_argument("--data", metavar="FILE.csv", help="train on your own numeric CSV instead")
+    data.add_argument("--data", metavar="FILE", help="train on your own numbers instead: a CSV "
+                      "(any size) or a .npy array (memory-mapped)")
+    data.add_argument("--n-train", help="at most this many training rows (default: the preset's)")
     data.add_argument("--data-mode", choices=("fixed", "fresh"),
                       help="a fixed training sample, or fresh samples every step")
     model = train.add_argument_group("model")
@@ -79,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--steps", help="number of optimisation steps")
     budget.add_argument("--max-seconds", help="wall-clock training budget")
     opt.add_argument("--seed", default="0")
+    opt.add_argument("--device", choices=distributed.DEVICES,
+                     help="auto (default): a CUDA GPU when present, else the CPU")
     train.add_argument("--out", default="model.safetensors", help="where to save the model")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
@@ -107,10 +113,11 @@ def _dataset(name: str | None, csv: str | None, noise: float | None = None):
     if csv:
         if not Path(csv).is_file():
             raise CLIError(f"no such file: {csv}")
-        return datasets.from_csv(csv)
+        return datasets.from_file(csv)
     name = name or "moons"
-    if name not in datasets.names():
-        raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(datasets.names())}")
+    known = datasets.names() + datasets.real_names()
+    if name not in known:
+        raise CLIError(f"unknown dataset {name!r}; choose one of {', '.join(known)}")
     return datasets.get(name, **({"noise": noise} if noise is not None else {}))
 
 
@@ -140,7 +147,8 @@ def _train(args) -> dict[str, Any]:
         train = dataclasses.replace(train, steps=TrainConfig.limits("steps")[1])
     train = TrainConfig.from_strings(
         {"lr": args.lr, "batch_size": args.batch_size, "steps": args.steps,
-         "max_seconds": args.max_seconds, "seed": args.seed, "data_mode": args.data_mode},
+         "max_seconds": args.max_seconds, "seed": args.seed, "data_mode": args.data_mode,
+         "device": args.device, "n_train": args.n_train},
         base=train)
     # Evaluate every eval_every steps, not every second: the same command gives the same model.
     train = dataclasses.replace(train, eval_seconds=0.0)
@@ -149,11 +157,15 @@ def _train(args) -> dict[str, Any]:
     split = (f"{sizes['train']:,} train / {sizes['validation']:,} validation (chooses the kept "
              f"weights) / {sizes['test']:,} test (reports)")
     split += " rows of your data" if not dataset.can_sample_fresh else " points drawn"
-    if not args.json:
-        print(f"split: {split}", file=sys.stderr)
+    if trainer.world_size > 1:
+        split += (f"; each of {trainer.world_size} processes trains on its "
+                  f"{len(trainer.train_data):,}, rank 0 evaluates and saves")
+    lead = trainer.rank == 0  # under torchrun only rank 0 logs and saves
+    if not args.json and lead:
+        print(f"split: {split}; device: {trainer.device}", file=sys.stderr)
 
     total = None if train.max_seconds else train.steps
-    bar = tqdm(total=total, unit="step", disable=args.json, dynamic_ncols=True)
+    bar = tqdm(total=total, unit="step", disable=args.json or not lead, dynamic_ncols=True)
     while not trainer.budget_spent and not trainer.stopped_reason:
         before = trainer.step_count
         metrics = trainer.step(min(train.eval_every, train.steps - trainer.step_count))
@@ -163,10 +175,14 @@ def _train(args) -> dict[str, Any]:
             shown["kl"] = f"{metrics['kl']:.3f}"
         bar.set_postfix(shown)
     bar.close()
-    if trainer.stopped_reason:
+    if trainer.stopped_reason and lead:
         print(trainer.stopped_reason, file=sys.stderr)
     flow = trainer.best_flow()
-    Path(args.out).write_bytes(model_bytes(flow, trainer.info()))
+    if lead:
+        # A temporary file renamed into place: a run that dies leaves no half-written model.
+        partial = Path(args.out).with_name(Path(args.out).name + ".partial")
+        partial.write_bytes(model_bytes(flow, trainer.info()))
+        partial.replace(args.out)
     metrics = trainer.metrics()
     # The kept weights are chosen on the validation split; test_nll and kl are theirs, measured
     # on the test split, which chose nothing.
@@ -204,6 +220,8 @@ def _eval(args) -> dict[str, Any]:
         dataset = _dataset(None, args.data)
     elif name in datasets.names():
         dataset = datasets.get(name, **params)
+    elif name in datasets.real_names():
+        dataset = datasets.get(name)
     else:
         raise CLIError("say which data to evaluate on: --dataset NAME or --data FILE.csv")
     if dataset.dim != flow.config.dim:
@@ -250,11 +268,16 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_threads(CLI_THREADS)
+    launched = args.command == "train" and distributed.launched()
+    # Under torchrun the processes share the cores: one intra-op thread each on 2 cores.
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if launched else 1
+    configure_threads(max(1, CLI_THREADS // per_node))
     started = time.perf_counter()
     try:
+        if launched:
+            distributed.init_process_group(distributed.resolve_device(args.device or "auto"))
         if args.command == "datasets":
-            for name in datasets.names():
+            for name in datasets.names() + datasets.real_names():
                 print(f"{name:>14}  {datasets.get(name).description}")
             return 0
         run = {"train": _train, "eval": _eval, "sample": _sample}[args.command]
@@ -265,6 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"flowcore {args.command}: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as err:  # torch.distributed: a peer process died or timed out
+        if not launched:
+            raise
+        rank = os.environ.get("RANK", "?")
+        print(f"flowcore train (rank {rank}): error: another process of the run stopped, so "
+              f"this one stops too; no model was saved ({str(err).splitlines()[0]})",
+              file=sys.stderr)
+        return 1
+    finally:
+        if launched and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if launched and int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 reports
     if not args.json:
         result["wall_seconds"] = round(time.perf_counter() - started, 2)
     _print(result, args.json)

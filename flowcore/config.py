@@ -225,6 +225,8 @@ class TrainConfig(_Validated):
             instead (deterministic: the CLI and the tests use it).
         eval_every: steps between evaluations when ``eval_seconds`` is 0.
         seed: seeds the data, the initial weights and the batches.
+        device: where training runs: ``"auto"`` (a CUDA GPU when torch sees one, else the
+            CPU), ``"cpu"`` or ``"cuda"``. Saved files do not depend on it.
     """
 
     optimizer: str = field(default="adam", metadata=_choices("adam", "adamw"))
@@ -243,3 +245,4 @@ class TrainConfig(_Validated):
     eval_seconds: float = field(default=1.0, metadata=_range(0.0, 3600.0))
     eval_every: int = field(default=25, metadata=_range(1, 100_000))
     seed: int = field(default=0, metadata=_range(0, 2**31 - 1))
+    device: str = field(default="auto", metadata=_choices("auto", "cpu", "cuda"))

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from flowcore import distributed
 from flowcore.config import FlowConfig, TrainConfig
 from flowcore.flows import Flow, build_flow
 
@@ -85,14 +86,16 @@ def split_dataset(dataset, train_config: TrainConfig) -> Split:
             dataset.sample(train_config.n_val, seed=_seed_for(seed, _VAL_STREAM)),
             dataset.sample(train_config.n_test, seed=_seed_for(seed, _TEST_STREAM)),
         )
-    rows = np.random.default_rng(seed).permutation(dataset.data)
-    held_out = max(1, int(len(rows) * HELD_OUT_FRACTION))
+    # Shuffled row numbers, not a shuffled copy of the rows (the same order: numpy shuffles
+    # both alike): a million-row table is then copied once, by the three parts.
+    order = np.random.default_rng(seed).permutation(len(dataset.data))
+    held_out = max(1, int(len(order) * HELD_OUT_FRACTION))
     n_test = min(train_config.n_test, held_out)
     n_val = min(train_config.n_val, held_out)
     return Split(
-        rows[n_test + n_val:][: train_config.n_train],
-        rows[n_test: n_test + n_val],
-        rows[:n_test],
+        dataset.data[order[n_test + n_val:][: train_config.n_train]],
+        dataset.data[order[n_test: n_test + n_val]],
+        dataset.data[order[:n_test]],
     )
 
 
@@ -147,12 +150,24 @@ class Trainer:
                 f"Dataset {dataset.name!r} cannot draw fresh samples; use data_mode='fixed'."
             )
         self.flow_config, self.config, self.dataset = flow_config, train_config, dataset
+        self.device = distributed.resolve_device(train_config.device)
+        # Under torchrun: this process's rank; it trains on its shard, rank 0 alone evaluates.
+        self.rank, self.world_size = distributed.rank_and_size()
+        if self.world_size > 1 and train_config.eval_seconds > 0:
+            raise ValueError("distributed training evaluates every eval_every steps, the same "
+                             "steps on every rank: set eval_seconds=0")
+        if self.world_size > 1 and train_config.batch_size % self.world_size:
+            raise ValueError(f"batch_size = {train_config.batch_size} is the global batch; it "
+                             f"must be a multiple of the {self.world_size} processes")
         self.entropy: float | None = dataset.entropy()
         self.entropy_se: float | None = dataset.entropy_se() if self.entropy is not None else None
         split = split_dataset(dataset, train_config)
+        split = split._replace(train=distributed.shard(split.train, self.rank, self.world_size))
+        # CPU tensors (the dashboard reads them); the device holds its own copies.
         self.train_data, self.val_data, self.test_data = (
             torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)) for part in split
         )
+        self._train_on_device = self.train_data.to(self.device)
         # The true log-density of the test points, once: the paired KL needs it every record.
         log_p = dataset.log_density(self.test_data.numpy().astype(np.float64))
         self._test_log_p = None if log_p is None else np.asarray(log_p, dtype=np.float64)
@@ -165,10 +180,13 @@ class Trainer:
                 torch.manual_seed(train_config.seed)
                 flow = build_flow(flow_config)
             # In float64: data with huge values must not overflow the statistics.
-            wide = self.train_data.double()
-            flow.set_standardisation(wide.mean(0), wide.std(0))
-            flow.data_init(self.train_data[: max(2, train_config.batch_size or len(wide))])
-        self.flow = flow.float().train()
+            flow.set_standardisation(*distributed.column_stats(self.train_data))
+            first = train_config.batch_size // self.world_size or len(self.train_data)
+            flow.data_init(self.train_data[: max(2, first)])
+            distributed.broadcast_module(flow)  # every rank starts from rank 0's flow
+        self.flow = flow.float().to(self.device).train()
+        self._log_prob = distributed.data_parallel(self.flow, self.device)
+        self._clock = 0.0  # train_seconds as every rank agrees on it (the mean over the ranks)
         self.optimizer = self._make_optimizer()
         self.base_lr = train_config.lr
 
@@ -193,7 +211,8 @@ class Trainer:
     @property
     def split_sizes(self) -> dict[str, int]:
         """How many points train, validate (choose the kept weights) and test (only report)."""
-        return {"train": len(self.train_data), "validation": len(self.val_data),
+        # Under torchrun: all ranks' training rows (this rank holds 1/world_size of them).
+        return {"train": len(self.train_data) * self.world_size, "validation": len(self.val_data),
                 "test": len(self.test_data)}
 
     @property
@@ -244,22 +263,28 @@ class Trainer:
         if cfg.schedule == "cosine":
             progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
             if cfg.max_seconds:
-                progress = max(progress, self.train_seconds / cfg.max_seconds)
+                progress = max(progress, self._seconds_agreed / cfg.max_seconds)
             progress = min(1.0, progress)
             return self.base_lr * 0.5 * (1 + math.cos(math.pi * progress))
         return self.base_lr
 
+    @property
+    def _seconds_agreed(self) -> float:
+        """The training time the budget and the schedule read: the same on every rank."""
+        return self._clock if self.world_size > 1 else self.train_seconds
+
     def _batch(self) -> torch.Tensor:
         cfg = self.config
+        size = cfg.batch_size // self.world_size  # this rank's part of the global batch
         if cfg.data_mode == "fresh":
-            n = cfg.batch_size or cfg.n_train
-            seed = _seed_for(cfg.seed, _BATCH_STREAM, self.step_count)
+            n = size or cfg.n_train // self.world_size
+            seed = _seed_for(cfg.seed, _BATCH_STREAM, self.step_count * self.world_size + self.rank)
             sample = self.dataset.sample(n, seed=seed)
-            return torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32))
-        if not cfg.batch_size or cfg.batch_size >= len(self.train_data):
-            return self.train_data
-        index = torch.randint(len(self.train_data), (cfg.batch_size,), generator=self.generator)
-        return self.train_data[index]
+            return torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32)).to(self.device)
+        if not size or size >= len(self.train_data):
+            return self._train_on_device
+        index = torch.randint(len(self.train_data), (size,), generator=self.generator)
+        return self._train_on_device[index.to(self.device)]
 
     # -- training ----------------------------------------------------------------------------
     def _diverge(self, what: str) -> None:
@@ -275,7 +300,7 @@ class Trainer:
     def budget_spent(self) -> bool:
         cfg = self.config
         return self.step_count >= cfg.steps or (
-            cfg.max_seconds > 0 and self.train_seconds >= cfg.max_seconds
+            cfg.max_seconds > 0 and self._seconds_agreed >= cfg.max_seconds
         )
 
     def _record_due(self) -> bool:
@@ -294,8 +319,14 @@ class Trainer:
             if self.stopped_reason or (self.config.max_seconds and self.budget_spent):
                 break
             started = time.perf_counter()
-            loss = -self.flow.log_prob(self._batch()).mean()
-            value = loss.item()
+            loss = -self._log_prob(self._batch()).mean()
+            if self.world_size > 1:  # every rank decides on the same figures
+                shared = torch.stack([loss.detach().double().cpu(),
+                                      torch.tensor(self.train_seconds + time.perf_counter()
+                                                   - started, dtype=torch.float64)])
+                value, self._clock = distributed.mean_over_ranks(shared.to(self.device)).tolist()
+            else:
+                value = loss.item()
             if self._start_nll is None:
                 self._start_nll = value
             limit = self._start_nll + EXPLODED_NATS_PER_DIM * self.flow_config.dim
@@ -340,7 +371,9 @@ class Trainer:
     def _log_q(self, data: torch.Tensor, flow: Flow | None = None) -> np.ndarray:
         """The flow's log-density at every row of ``data``, float64."""
         flow = flow or self.flow
-        parts = [flow.log_prob(chunk).double().numpy() for chunk in data.split(TEST_EVAL_BATCH)]
+        device = next(flow.buffers()).device
+        parts = [flow.log_prob(chunk.to(device)).double().cpu().numpy()
+                 for chunk in data.split(TEST_EVAL_BATCH)]
         return np.concatenate(parts)
 
     def test_nll(self, flow: Flow | None = None) -> float:
@@ -370,8 +403,22 @@ class Trainer:
         is the lowest so far, or within one paired standard error of it: among weights the
         validation sample cannot tell apart, the later ones are kept (a schedule's annealed end
         rather than a lucky draw of the noise). Returns the record, or None when the evaluation
-        was non-finite (training then stops).
+        was non-finite (training then stops). Under torchrun only rank 0 evaluates; the other
+        ranks learn from it whether training stops, and return None.
         """
+        if self.world_size > 1:
+            record = self._record() if self.rank == 0 else None
+            reason = distributed.broadcast_text(self.stopped_reason)
+            if reason and not self.stopped_reason:
+                self.stopped_reason = f"rank 0 stopped the run: {reason}"
+            if self.rank:
+                self._losses.clear()
+                self._last_record = (self.step_count, self.train_seconds)
+                self._good_state = copy.deepcopy(self.flow.state_dict())
+            return record
+        return self._record()
+
+    def _record(self) -> dict[str, Any] | None:
         val_points = -self._log_q(self.val_data)
         val = float(val_points.mean())
         log_q = self._log_q(self.test_data)
@@ -443,7 +490,7 @@ class Trainer:
 
     def best_flow(self) -> Flow:
         """A copy of the flow with the kept weights, chosen on validation (see :meth:`record`)."""
-        flow = copy.deepcopy(self.flow)
+        flow = copy.deepcopy(self.flow).cpu()  # a file or a plot needs no GPU
         flow.load_state_dict(self.best_state)
         return flow.eval()
 
@@ -456,4 +503,6 @@ class Trainer:
             "split_sizes": self.split_sizes,
             "entropy": self.entropy,
             "entropy_se": self.entropy_se,
+            "world_size": self.world_size,
+            "device": self.device.type,
         }

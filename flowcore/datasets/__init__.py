@@ -9,6 +9,7 @@ not known. The modules:
 - :mod:`~flowcore.datasets.densities`: the recipes' true densities;
 - :mod:`~flowcore.datasets.tabular`: :func:`from_array`, :func:`from_csv`;
 - :mod:`~flowcore.datasets.image`: :func:`from_image`, :func:`from_grid`;
+- :mod:`~flowcore.datasets.files`: :func:`from_file`, large CSV and ``.npy`` files (the CLI);
 - :mod:`~flowcore.datasets.real`: bundled real tables (:func:`real_names`); :func:`get` loads
   them too.
 
@@ -26,6 +27,7 @@ from flowcore.datasets.base import (
     MIN_ROWS,
     Dataset,
 )
+from flowcore.datasets.files import from_file
 from flowcore.datasets.image import (
     IMAGE_HALF_WIDTH,
     IMAGE_MAX_SIDE,
@@ -73,6 +75,7 @@ __all__ = [
     "ToyDataset",
     "from_array",
     "from_csv",
+    "from_file",
     "from_grid",
     "from_image",
     "get",

@@ -7,6 +7,8 @@ from the numbers of :mod:`flowcore.analysis`.
 - :mod:`~flowcore.plots.panels`: the live panels :func:`samples_figure`, :func:`latent_figure`,
   :func:`nll_figure`, and :func:`compare_nll_figure`, :func:`data_preview_figure`,
   :func:`drawing_figure`;
+- :mod:`~flowcore.plots.corner`: for d > 2, :func:`corner_figure`, :func:`latent_corner_figure`,
+  :func:`marginal_density_figure`;
 - :mod:`~flowcore.plots.inside`: :func:`layers_figure`, :func:`pull_back_figure`,
   :func:`show_frame`, :func:`frame_labels`, :func:`grid_deformation_figure`.
 
@@ -24,6 +26,12 @@ Example:
 """
 
 from flowcore.analysis import bounds_for, density_grid
+from flowcore.plots.corner import (
+    MAX_CORNER_COLUMNS,
+    corner_figure,
+    latent_corner_figure,
+    marginal_density_figure,
+)
 from flowcore.plots.density import (
     CLICK_TARGETS,
     clickable_density_figure,
@@ -57,10 +65,12 @@ from flowcore.plots.style import (
 __all__ = [
     "CLICK_TARGETS",
     "LIVE_DENSITY_RESOLUTION",
+    "MAX_CORNER_COLUMNS",
     "MAX_POINTS",
     "bounds_for",
     "clickable_density_figure",
     "compare_nll_figure",
+    "corner_figure",
     "data_preview_figure",
     "density_figure",
     "density_grid",
@@ -72,7 +82,9 @@ __all__ = [
     "frame_labels",
     "grid_deformation_figure",
     "latent_figure",
+    "latent_corner_figure",
     "layers_figure",
+    "marginal_density_figure",
     "nll_figure",
     "pull_back_figure",
     "samples_figure",

@@ -207,6 +207,19 @@ def _entropy_trace(entropy: float | None, steps: Sequence[np.ndarray]) -> list[g
                        hovertemplate="true entropy = %{y:.4f} nats<extra></extra>")]
 
 
+_BASELINE_COLOURS = ("#B279A2", "#9D755D", "#72B7B2")
+
+
+def _baseline_traces(baselines: Sequence[Any], steps: Sequence[np.ndarray]) -> list[go.Scatter]:
+    all_steps = np.concatenate([s for s in steps if s.size] or [np.array([0.0, 1.0])])
+    lo, hi = float(all_steps.min()), float(all_steps.max())
+    return [go.Scatter(x=f32([lo, hi if hi > lo else lo + 1]), y=f32([b.test_nll] * 2),
+                       mode="lines", name=f"{b.label}: test",
+                       line={"color": _BASELINE_COLOURS[n % 3], "dash": "dot", "width": 1.5},
+                       hovertemplate=f"{b.label}: %{{y:.4f}} nats<extra></extra>")
+            for n, b in enumerate(baselines) if np.isfinite(b.test_nll)]
+
+
 def _smoothed(values: np.ndarray, weight: float) -> np.ndarray:
     """An exponential moving average with weight ``weight`` on the past, debiased at the start
     (as TensorBoard smooths a curve); ``weight=0`` leaves the values as they are."""
@@ -221,7 +234,8 @@ def _smoothed(values: np.ndarray, weight: float) -> np.ndarray:
 
 def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = None,
                losses: Sequence[Mapping[str, Any]] | None = None, smooth: float = 0.0,
-               log_steps: bool = False, max_points: int = 600) -> go.Figure:
+               log_steps: bool = False, max_points: int = 600,
+               baselines: Sequence[Any] = ()) -> go.Figure:
     r"""Train and test NLL (nats) against step, and the true entropy when it is known.
 
     The NLL is the cross-entropy ``H(p, q) = H(p) + KL(p ‖ q)``, so the gap down to the entropy
@@ -237,6 +251,8 @@ def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = Non
         smooth: the weight of an exponential moving average of the train curve, in [0, 0.99].
         log_steps: a logarithmic step axis (the early steps get room).
         max_points: the train curve is thinned to about this many points.
+        baselines: :class:`flowcore.baselines.Baseline` s (``label``, ``test_nll``), each drawn
+            as a dotted line: the test NLL a flow should beat where no entropy is known.
 
     Example:
         >>> fig = nll_figure([{"step": 0, "train_nll": 2.9, "test_nll": None}], entropy=1.2)
@@ -255,6 +271,7 @@ def nll_figure(history: Sequence[Mapping[str, Any]], entropy: float | None = Non
         go.Scatter(x=test[0], y=test[1], mode="lines", name="test", hovertemplate=hover,
                    line={"color": MODEL_COLOUR, "width": 2}),
         *_entropy_trace(entropy, [train[0], test[0]]),
+        *_baseline_traces(baselines, [train[0], test[0]]),
     ]
     fig = go.Figure(data=traces, layout=layout("nll", "negative log-likelihood", "step",
                                                 "NLL (nats)", hovermode="x unified"))

@@ -1,0 +1,149 @@
+r"""Figures for data in more than two dimensions: corner plots and a pair's 2-D marginal.
+
+- :func:`corner_figure`: data against model samples for up to ``MAX_CORNER_COLUMNS`` chosen
+  columns, pairwise scatter below the diagonal and 1-D marginal histograms on it;
+- :func:`latent_corner_figure`: the same for the push-forward ``z = f(x)`` against ``N(0, I)``;
+- :func:`marginal_density_figure`: the 2-D marginal density of a chosen pair, a Gaussian KDE of
+  model samples (a flow's marginal has no closed form beyond 2-D; the title says so).
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> fig = corner_figure(rng.normal(size=(300, 5)), rng.normal(size=(300, 5)), columns=[0, 2, 4])
+    >>> len(fig.data)  # 3 pairs × (data, model) + 3 diagonals × (data, model)
+    12
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from flowcore.analysis.evaluation import finite_rows, thin
+from flowcore.plots.style import DATA_COLOUR, DENSITY_SCALE, MODEL_COLOUR, f32, layout
+
+MAX_CORNER_COLUMNS = 8  # an 8 × 8 grid is the most that stays legible in one panel
+CORNER_POINTS = 1000  # points per cloud in each scatter cell
+MARGINAL_SAMPLES = 2000  # model samples the 2-D marginal's KDE is built from (at most)
+LATENT_SEED = 0
+
+
+def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | None = None,
+                  names: Sequence[str] | None = None, labels: tuple[str, str] = ("data", "model"),
+                  max_points: int = CORNER_POINTS, panel: str = "corner",
+                  title: str = "data and model samples, pair by pair") -> go.Figure:
+    r"""A corner plot of two point clouds over the chosen columns.
+
+    Arguments:
+        data, model: arrays ``(n, dim)`` and ``(m, dim)`` (rows with NaN/inf are left out).
+        columns: which columns (0-based), at most ``MAX_CORNER_COLUMNS``; default the first ones.
+        names: a name per column of the arrays (default ``x1, x2, ...``).
+        labels: the legend names of the two clouds.
+        max_points: each cloud is thinned to this many points per cell.
+
+    Raises:
+        ValueError: for more than ``MAX_CORNER_COLUMNS`` columns, a column out of range, or
+            arrays of different widths.
+    """
+    data, model = np.asarray(data, np.float64), np.asarray(model, np.float64)
+    if data.ndim != 2 or model.ndim != 2 or data.shape[1] != model.shape[1]:
+        raise ValueError(f"expected two arrays (n, dim) of the same dim, got {data.shape} and "
+                         f"{model.shape}")
+    dim = data.shape[1]
+    chosen = _columns(columns, dim)
+    names = list(names) if names is not None else [f"x{j + 1}" for j in range(dim)]
+    clouds = [(cloud[thin(finite_rows(cloud), max_points)], label, colour)
+              for cloud, label, colour in ((data, labels[0], DATA_COLOUR),
+                                           (model, labels[1], MODEL_COLOUR))]
+    k = len(chosen)
+    fig = make_subplots(rows=k, cols=k, shared_xaxes="columns", horizontal_spacing=0.02,
+                        vertical_spacing=0.02)
+    for row, i in enumerate(chosen):
+        for col, j in enumerate(chosen[: row + 1]):
+            for number, (cloud, label, colour) in enumerate(clouds):
+                legend = row == 0 and col == 0
+                if i == j:  # the diagonal: 1-D marginals
+                    trace = go.Histogram(x=f32(cloud[:, j]), histnorm="probability density",
+                                         name=label, legendgroup=label, showlegend=legend,
+                                         marker={"color": colour}, opacity=0.55, nbinsx=30)
+                else:
+                    trace = go.Scatter(x=f32(cloud[:, j]), y=f32(cloud[:, i]), mode="markers",
+                                       name=label, legendgroup=label, showlegend=False,
+                                       marker={"color": colour, "size": 2.5, "line": {"width": 0}},
+                                       opacity=0.5 if number else 0.6, hoverinfo="skip")
+                fig.add_trace(trace, row=row + 1, col=col + 1)
+        fig.update_yaxes(title_text=names[i] if row else None, row=row + 1, col=1)
+        fig.update_xaxes(title_text=names[i], row=k, col=row + 1)
+    side = 140 * k + 80
+    fig.update_layout(**layout(panel, title), barmode="overlay", height=side, width=side)
+    return fig
+
+
+def latent_corner_figure(z: np.ndarray, columns: Sequence[int] | None = None,
+                         max_points: int = CORNER_POINTS, seed: int = LATENT_SEED) -> go.Figure:
+    r"""The push-forward ``z = f(x)`` of data against draws of the prior ``N(0, I)``, as a corner
+    plot: where training succeeded the two clouds look alike in every pair."""
+    z = np.asarray(z, np.float64)
+    prior = np.random.default_rng(seed).standard_normal(z.shape)
+    names = [f"z{j + 1}" for j in range(z.shape[1])]
+    return corner_figure(z, prior, columns, names, labels=("z = f(x)", "N(0, I)"),
+                         max_points=max_points, panel="latent_corner",
+                         title="latent push-forward z = f(x) against N(0, I), pair by pair")
+
+
+def marginal_density_figure(samples: np.ndarray, pair: tuple[int, int] = (0, 1),
+                            names: Sequence[str] | None = None, data: np.ndarray | None = None,
+                            resolution: int = 50, max_samples: int = MARGINAL_SAMPLES
+                            ) -> go.Figure:
+    r"""The 2-D marginal density of columns ``pair`` estimated from model samples (a Gaussian KDE
+    with Scott's bandwidth), as a heatmap, with ``data`` points on top when given.
+
+    Raises:
+        ValueError: for a pair that is not two different columns in range, or fewer than 10
+            finite samples.
+    """
+    from scipy.stats import gaussian_kde  # imported here: importing flowcore stays fast
+
+    samples = np.asarray(samples, np.float64)
+    dim = samples.shape[1]
+    i, j = (int(c) for c in pair)
+    if i == j or not (0 <= i < dim and 0 <= j < dim):
+        raise ValueError(f"pair = {tuple(pair)} must be two different columns in [0, {dim - 1}]")
+    points = samples[thin(finite_rows(samples), max_samples)][:, [i, j]]
+    if len(points) < 10:
+        raise ValueError(f"{len(points)} finite samples; the marginal needs at least 10")
+    names = list(names) if names is not None else [f"x{c + 1}" for c in range(dim)]
+    low, high = np.percentile(points, [0.5, 99.5], axis=0)
+    pad = 0.1 * (high - low)
+    xs, ys = (np.linspace(low[a] - pad[a], high[a] + pad[a], resolution) for a in (0, 1))
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    density = gaussian_kde(points.T)(np.vstack([grid_x.ravel(), grid_y.ravel()]))
+    traces: list = [go.Heatmap(x=f32(xs), y=f32(ys), z=f32(density.reshape(grid_x.shape)),
+                               colorscale=DENSITY_SCALE, colorbar={"title": {"text": "density"}},
+                               hovertemplate="%{z:.3g}<extra></extra>")]
+    if data is not None:
+        data = np.asarray(data, np.float64)
+        keep = thin(finite_rows(data), 1000)
+        traces.append(go.Scatter(x=f32(data[keep, i]), y=f32(data[keep, j]), mode="markers",
+                                 name="data", marker={"color": "white", "size": 3,
+                                                      "line": {"width": 0}}, opacity=0.6,
+                                 hoverinfo="skip"))
+    title = (f"model's marginal density of ({names[i]}, {names[j]}), estimated from "
+             f"{len(points):,} samples (KDE)")
+    return go.Figure(data=traces, layout=layout("marginal", title, names[i], names[j]))
+
+
+def _columns(columns: Sequence[int] | None, dim: int) -> list[int]:
+    if columns is None:
+        return list(range(min(dim, MAX_CORNER_COLUMNS)))
+    chosen = [int(c) for c in columns]
+    if not 1 <= len(chosen) <= MAX_CORNER_COLUMNS:
+        raise ValueError(f"columns: choose 1 to {MAX_CORNER_COLUMNS} columns to show, got "
+                         f"{len(chosen)}")
+    bad = [c for c in chosen if not 0 <= c < dim]
+    if bad or len(set(chosen)) != len(chosen):
+        raise ValueError(f"columns = {chosen}: each must be a different column in [0, {dim - 1}]")
+    return chosen

@@ -97,10 +97,10 @@ def _from_large_csv(path: Path) -> PointCloud:
 
 
 def _count_lines(path: Path) -> int:
-    r"""The number of non-empty lines, counted in 16 MB blocks of bytes."""
+    r"""The number of lines, counted in 1 MB blocks of bytes."""
     count, last = 0, b"\n"
     with path.open("rb") as handle:
-        while block := handle.read(1 << 24):
+        while block := handle.read(1 << 20):
             count += block.count(b"\n")
             last = block[-1:]
     return count + (last != b"\n")

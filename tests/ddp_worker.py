@@ -21,7 +21,11 @@ trainer = fc.Trainer(fc.FlowConfig(arch=os.environ.get("ARCH", "realnvp"), dim=3
                      fc.TrainConfig(steps=50, eval_seconds=0, eval_every=25, n_train=640,
                                     device="cpu"),
                      dataset)
-trainer.step(50)
+start = {k: v.tolist() for k, v in trainer.flow.state_dict().items()}
+if os.environ.get("EVERY_RANK"):  # each rank writes where it starts, before any step
+    with open(f"{sys.argv[1]}.rank{trainer.rank}", "w") as f:
+        json.dump(start, f)
+trainer.step(int(os.environ.get("STEPS", 50)))
 state = {k: v.tolist() for k, v in trainer.flow.state_dict().items()}
 if trainer.rank == 0:
     with open(sys.argv[1], "w") as f:

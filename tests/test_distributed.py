@@ -37,6 +37,19 @@ def test_two_processes_follow_the_one_process_loss_curve(tmp_path):
     assert single["loss"][-1] < single["loss"][0] - 0.01  # and it did learn
 
 
+def test_glow_starts_from_rank_0s_data_dependent_actnorm_on_every_rank(tmp_path):
+    out = tmp_path / "glow.json"
+    env = {**ENV, "ARCH": "glow", "EVERY_RANK": "1", "STEPS": "2"}
+    done = subprocess.run(TORCHRUN + [str(HERE / "ddp_worker.py"), str(out)], env=env,
+                          capture_output=True, text=True, timeout=240, cwd=HERE.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rank0, rank1 = (json.loads(Path(f"{out}.rank{r}").read_text()) for r in (0, 1))
+    actnorm = [key for key in rank0 if key.endswith("log_scale")]
+    assert actnorm and any(np.abs(rank0[key]).max() > 0 for key in actnorm)  # data-dependent
+    for key in rank0:
+        np.testing.assert_array_equal(rank0[key], rank1[key], err_msg=key)
+
+
 def _table(path: Path) -> Path:
     rng = np.random.default_rng(0)
     np.savetxt(path, rng.normal(size=(400, 3)), delimiter=",", header="a,b,c", comments="")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 import flowcore as fc
 from flowcore.baselines import bits_per_dim, trainer_baselines
@@ -21,9 +20,11 @@ from flowcore.job import configure_threads
 PLAN = {
     "digits": (270, [dict(arch="nsf", layers=4, hidden=128, bins=8, bound=5.0)]),
     "wine": (40, [dict(arch="realnvp", layers=4, hidden=32),
-                  dict(arch="nsf", layers=2, hidden=32, bins=6, bound=5.0)]),
+                  dict(arch="nsf", layers=2, hidden=32, bins=6, bound=5.0),
+                  dict(arch="glow", layers=2, hidden=32)]),
     "breast_cancer": (60, [dict(arch="realnvp", layers=4, hidden=64),
-                           dict(arch="nsf", layers=2, hidden=64, bins=6, bound=5.0)]),
+                           dict(arch="nsf", layers=2, hidden=64, bins=6, bound=5.0),
+                           dict(arch="glow", layers=2, hidden=32)]),
 }
 
 
@@ -53,7 +54,8 @@ def run_one(name: str, seconds: float, flow_kwargs: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PLAN))
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    # One thread: on a busy 2-core machine two threads per process were 40x slower (spinning).
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     configure_threads(args.threads)
     results = []

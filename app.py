@@ -22,4 +22,5 @@ with st.sidebar:
 sidebar.draw()
 with st.sidebar:
     panels.heartbeat(state.session_run())
+    tab.mark_ready()
 page.run()

@@ -54,20 +54,38 @@ def _downloads(job: fc.TrainingJob) -> None:
     """
     @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
     def buttons() -> None:
-        model, samples = _files(job)
+        files = _files(job)
         row = st.container(horizontal=True, gap="small")
         row.download_button(
-            "Download model", model, file_name="flow.safetensors",
+            "Download model", files[0], file_name="flow.safetensors",
             mime="application/octet-stream", key="download-model", on_click="ignore",
             help="The best weights so far, as .safetensors (load them on the Model page)",
         )
         row.download_button(
-            "Download samples (CSV)", samples, file_name="samples.csv", mime="text/csv",
+            "Download samples (CSV)", files[1], file_name="samples.csv", mime="text/csv",
             key="download-samples", on_click="ignore",
             help="Samples of the best weights so far",
         )
+        # The files these buttons showed until this refresh stay served one refresh longer (in
+        # hidden buttons): a click that raced the refresh still finds its file. Streamlit deletes
+        # a file two script runs after no element shows it, and the live panels rerun every
+        # second, so without this a click in the second after a refresh could fail ("canceled").
+        previous = _previous_files(files)
+        with st.container(key="download-previous"):
+            for name, data in zip(("model", "samples"), previous, strict=True):
+                st.download_button(name, data, key=f"download-previous-{name}",
+                                   on_click="ignore")
 
     buttons()
+
+
+def _previous_files(files: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """The files shown before ``files`` (``files`` itself the first time)."""
+    cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
+    shown = cache.setdefault("downloads-shown", [files])
+    if shown[-1] != files:
+        shown[:] = [shown[-1], files]
+    return shown[0]
 
 
 def draw(run: state.SessionRun) -> None:
@@ -91,6 +109,7 @@ def draw(run: state.SessionRun) -> None:
     with row:
         _downloads(job)
         shortcuts.enable()
+    st.html("<style>.st-key-download-previous { display: none; }</style>")
     # Always one container here, so the live panels below keep their place in the page.
     with st.container(key="notices"):
         if message := st.session_state.pop(Key.BUILD_ERROR, None):

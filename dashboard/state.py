@@ -92,6 +92,7 @@ class SessionRun:
     # The sidebar's widget values, so a reload of the tab shows them again.
     sidebar: dict[str, Any] = field(default_factory=dict)
     loaded_from: str | None = None  # the model file the job continues, if any
+    suspended: list[fc.TrainingJob] = field(default_factory=list)  # to resume on the tab's return
 
     @property
     def steps(self) -> int:
@@ -114,6 +115,19 @@ class SessionRun:
             self.job.stop()
         self.stop_side_by_side()
 
+    def suspend(self) -> None:
+        """Stop the jobs that train (their weights and history stay), to resume on return."""
+        jobs = [self.job, *self.side_by_side]
+        self.suspended = [job for job in jobs if job is not None and job.state == "running"]
+        for job in self.suspended:
+            job.stop()
+
+    def resume(self) -> None:
+        """Start again the jobs :meth:`suspend` stopped."""
+        for job in self.suspended:
+            job.start()
+        self.suspended = []
+
 
 # -- the registry of tabs' runs -------------------------------------------------------------
 @dataclass
@@ -124,7 +138,8 @@ class _Entry:
 
 
 class _Registry:
-    """Runs by tab token. A run waits RELOAD_GRACE_SECONDS after its session ends, then stops."""
+    """Runs by tab token. When a tab's session ends (a reload or a closed tab) its run stops
+    computing at once and waits RELOAD_GRACE_SECONDS for the tab; a reload resumes it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -143,14 +158,20 @@ class _Registry:
                 return run
             if entry.holder is not None and entry.holder is not holder:
                 return None
+            returning = entry.holder is None
             entry.holder = holder
-            return entry.run
+        if returning:
+            entry.run.resume()  # the tab is back (a reload): what trained goes on training
+        return entry.run
 
     def release(self, holder: object) -> None:
+        """The holder's session ended: its run stops computing and waits for the tab."""
         with self._lock:
-            for entry in self._entries.values():
-                if entry.holder is holder:
-                    entry.holder, entry.released_at = None, time.monotonic()
+            released = [e for e in self._entries.values() if e.holder is holder]
+            for entry in released:
+                entry.holder, entry.released_at = None, time.monotonic()
+        for entry in released:
+            entry.run.suspend()
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -24,7 +24,12 @@ export default function (component) {
     token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
     window.sessionStorage.setItem(KEY, token);
   }
-  setStateValue("token", token);
+  // Sent once per page: every later rerun draws this component again, and a value sent again
+  // would ask for yet another rerun.
+  if (window.flowPlaygroundTab !== token) {
+    window.flowPlaygroundTab = token;  // tests wait for it before they click
+    setStateValue("token", token);
+  }
 }
 """
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -39,3 +44,12 @@ def remember() -> None:
     token = getattr(result, "token", None)
     valid = isinstance(token, str) and _TOKEN.fullmatch(token) is not None and token != renew
     st.session_state[Key.TAB_TOKEN] = token if valid else None
+
+
+def mark_ready() -> None:
+    """Once the server knows the tab's token (its run is the tab's own), say so in the page: an
+    empty element keyed ``tab-ready`` that browser tests wait for before they click. Drawn last
+    in the sidebar, so it moves nothing when it appears."""
+    if st.session_state.get(Key.TAB_TOKEN):
+        with st.container(key="tab-ready", height=1, border=False):
+            st.empty()

@@ -351,6 +351,8 @@ def click(page, key: str) -> None:
     """Click a control once it is enabled. Live charts redraw around it every second on a busy
     machine, so when Playwright finds it never "stable", the click is dispatched directly."""
     target = button(page, key)
+    # The page reruns once when the tab's token arrives (dashboard/tab.py): click after it.
+    page.locator(".st-key-tab-ready").first.wait_for(state="attached", timeout=60_000)
     page.wait_for_function(
         f"() => {{ const b = document.querySelector('.st-key-{key} button');"
         f" return b && !b.disabled; }}", timeout=60_000)

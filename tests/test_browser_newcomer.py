@@ -115,6 +115,10 @@ def test_a_reload_keeps_the_tabs_run_and_a_shared_link_gets_a_fresh_one(server, 
     try:
         click(page, "train")
         assert wait_for(lambda: step_in(page_status(page)) >= 20, timeout=60)
+        before = step_in(page_status(page))
+        page.reload()  # while training: the run comes back and goes on training
+        wait_status(page, "running", label="the tab reloaded while training")
+        assert wait_for(lambda: step_in(page_status(page)) > before, timeout=60)
         click(page, "pause")
         held = step_in(wait_status(page, "paused"))
         page.reload()
@@ -178,6 +182,8 @@ def test_settings_apply_at_once_to_a_run_with_no_steps(server, browser):
 def test_keyboard_shortcuts_drive_the_run(server, browser):
     context, page = _open(browser, f"{server.url}/?seed=16&layers=2&hidden=16&steps=1000000")
     try:
+        page.wait_for_function("() => window.flowPlaygroundShortcuts === true", timeout=60_000)
+        page.locator(".st-key-tab-ready").first.wait_for(state="attached", timeout=60_000)
         page.locator("h1").first.click()  # focus the page, not a field
         page.keyboard.press(" ")
         wait_status(page, "running", label="space")

@@ -12,11 +12,16 @@ from flowcore.presets import PRESETS
 
 
 class _Job:
+    """The part of a TrainingJob the registry uses."""
+
     def __init__(self):
-        self.stopped = False
+        self.state, self.stopped = "running", False
 
     def stop(self):
-        self.stopped = True
+        self.state, self.stopped = "stopped", True
+
+    def start(self):
+        self.state, self.stopped = "running", False
 
 
 def _run() -> state.SessionRun:
@@ -30,9 +35,10 @@ def test_a_token_brings_back_its_run_only_to_a_later_session(monkeypatch):
     assert registry.claim("a" * 32, first, run) is run
     # While the first session holds it, no other session gets it (a duplicated tab).
     assert registry.claim("a" * 32, second, _run()) is None
-    registry.release(first)  # the tab reloads: its old session ends...
-    assert registry.claim("a" * 32, third, _run()) is run  # ...and the new one finds the run
-    assert not run.job.stopped
+    registry.release(first)  # the tab reloads: its old session ends, the run stops computing
+    assert run.job.state == "stopped"
+    assert registry.claim("a" * 32, third, _run()) is run  # ...the new session finds the run
+    assert run.job.state == "running"  # and what trained goes on training
 
 
 def test_a_released_run_stops_after_the_grace_period(monkeypatch):
@@ -44,10 +50,10 @@ def test_a_released_run_stops_after_the_grace_period(monkeypatch):
     registry.release(holder)  # released at t = 1000
     clock[0] += state.RELOAD_GRACE_SECONDS - 1
     registry.claim("c" * 32, object(), _run())  # any claim sweeps expired runs
-    assert len(registry) == 2 and not run.job.stopped
+    assert len(registry) == 2  # b still waits for its tab
     clock[0] += 2
     registry.claim("d" * 32, object(), _run())
-    assert run.job.stopped and len(registry) == 2  # b is gone; c and d remain
+    assert len(registry) == 2 and registry.claim("b" * 32, object(), _run()) is not run
 
 
 def test_only_a_learning_rate_change_keeps_the_model():

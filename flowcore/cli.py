@@ -36,7 +36,8 @@ from flowcore.train import HELD_OUT_FRACTION, Trainer
 
 LN2 = math.log(2)
 # The CLI has the machine to itself: two intra-op threads beat one for the default models.
-CLI_THREADS = max(1, min(2, os.cpu_count() or 1))
+# An explicit OMP_NUM_THREADS wins (a shared machine; the 1-process side of bench.scale).
+CLI_THREADS = int(os.environ.get("OMP_NUM_THREADS") or max(1, min(2, os.cpu_count() or 1)))
 
 
 class CLIError(Exception):

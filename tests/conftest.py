@@ -7,6 +7,9 @@ import torch
 import flowcore as fc
 
 ARCHS = fc.ARCHITECTURES
+# A script the distributed tests launch under torchrun, not a test module: importing it (as
+# --doctest-modules would) runs a training.
+collect_ignore = ["ddp_worker.py"]
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ import torch
 import flowcore as fc
 
 ARCHS = fc.ARCHITECTURES
-# A script the distributed tests launch under torchrun, not a test module: importing it (as
+# Scripts the distributed tests launch under torchrun, not test modules: importing one (as
 # --doctest-modules would) runs a training.
-collect_ignore = ["ddp_worker.py"]
+collect_ignore = ["ddp_worker.py", "dying_rank.py"]
 
 
 @pytest.fixture(autouse=True)

@@ -238,7 +238,7 @@ class TrainingJob:
             budget=t.config.steps,
             history=tuple(t.history),
             metrics=t.metrics(),
-            flow=copy.deepcopy(t.flow).eval(),
+            flow=copy.deepcopy(t.flow).cpu().eval(),  # the views read it on the CPU
             stopped_reason=t.stopped_reason,
             elapsed=t.train_seconds,
             weights_step=t.step_count,

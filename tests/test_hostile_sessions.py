@@ -268,7 +268,11 @@ def test_a_crash_loses_no_download_and_a_restart_gives_a_fresh_app(server, brows
         assert info["metrics"]["step"] > 0
 
         server.start()
-        page.reload()
+        # The app in the same browser after the restart: a fresh run (the old one died with
+        # the server). A new tab, as the crashed tab's page kept its downloads and routes.
+        page.close()
+        page = context.new_page()
+        page.goto(_url(server, seed=7))
         text = wait_status(page, "idle")
         assert step_in(text) == 0, text
         for key in ("density", "samples", "latent", "nll"):

@@ -1,12 +1,6 @@
-import json
-import struct
-
 import pytest
 import torch
 
-import flowcore as fc
-
-ARCHS = fc.ARCHITECTURES
 # Scripts the distributed tests launch under torchrun, not test modules: importing one (as
 # --doctest-modules would) runs a training.
 collect_ignore = ["ddp_worker.py", "dying_rank.py"]
@@ -22,28 +16,13 @@ def _float64_and_seeded():
     torch.set_default_dtype(previous)
 
 
-def perturbed_flow(arch: str, dim: int = 2, layers: int = 4, hidden: int = 16, scale: float = 0.1,
-                   seed: int = 0, dtype=torch.float64) -> fc.Flow:
-    """A flow pushed away from the identity, so the checks are not trivially true."""
-    flow = fc.build_flow(fc.FlowConfig(arch=arch, dim=dim, layers=layers, hidden=hidden),
-                         dtype=dtype)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in flow.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    return flow
+@pytest.fixture
+def float32():
+    """The app trains in float32, as users get it."""
+    torch.set_default_dtype(torch.float32)
 
 
-def rewrite_header(data: bytes, edit) -> bytes:
-    """Apply ``edit`` to the parsed header of safetensors bytes and re-serialise."""
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    edit(header)
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
-
-
-# -- the app's tests (tests/test_app*.py, test_hostile_*.py, test_browser.py) --------------------
+# -- the app's tests (tests/app/) ------------------------------------------------------------------
 @pytest.fixture(autouse=True, scope="session")
 def _apptest_runs_the_entrypoint():
     """Make AppTest run app.py on every run, as the server does.
@@ -63,12 +42,6 @@ def _apptest_runs_the_entrypoint():
     PagesManager.__init__ = init
     yield
     PagesManager.__init__ = real
-
-
-@pytest.fixture
-def float32():
-    """The app trains in float32, as users get it."""
-    torch.set_default_dtype(torch.float32)
 
 
 @pytest.fixture(scope="module")

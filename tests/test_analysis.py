@@ -6,7 +6,7 @@ import base64
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS, perturbed_flow
+from helpers import ARCHS, perturbed_flow
 
 from flowcore import analysis, plots
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import perturbed_flow
+from helpers import perturbed_flow
 
 import flowcore as fc
 from flowcore import datasets, export

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import ARCHS, perturbed_flow
+from helpers import ARCHS, perturbed_flow
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

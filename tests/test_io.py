@@ -6,7 +6,7 @@ import struct
 
 import pytest
 import torch
-from conftest import ARCHS, perturbed_flow, rewrite_header
+from helpers import ARCHS, perturbed_flow, rewrite_header
 from safetensors.torch import save as st_save
 
 import flowcore as fc

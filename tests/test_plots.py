@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 import torch
-from conftest import ARCHS, perturbed_flow
+from helpers import ARCHS, perturbed_flow
 
 import flowcore as fc
 from flowcore import analysis, datasets, plots

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
-from conftest import perturbed_flow
+from helpers import perturbed_flow
 
 from flowcore import analysis, plots
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import rewrite_header
+from helpers import rewrite_header
 
 import flowcore as fc
 from flowcore import analysis, flows

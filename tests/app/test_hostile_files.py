@@ -21,7 +21,7 @@ from app_helpers import (
     stop_all_jobs,
     upload,
 )
-from conftest import rewrite_header
+from helpers import rewrite_header
 from safetensors.torch import save as st_save
 
 import flowcore as fc

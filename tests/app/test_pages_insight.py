@@ -12,7 +12,7 @@ import flowcore as fc
 from flowcore.job import live_jobs
 from flowcore.presets import PRESETS
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SMALL = {"layers": 2, "hidden": 16, "n_train": 500, "steps": 500}
 
 

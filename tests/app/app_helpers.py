@@ -1,11 +1,11 @@
-"""Shared pieces of the hardening suite (issue 6): tests/test_hostile_*.py.
+"""Shared pieces of the hardening suite (issue 6): tests/app/test_hostile_*.py.
 
 - AppTest helpers: a small-model app, the status line, waiting, stopping every job.
 - ``chart_problems``: decodes every Plotly figure the app sent and lists NaN/inf values and traces
   whose data is all missing.
 - ``PeakRSS``: the peak resident-memory growth of this process inside a ``with`` block.
 - ``Server``: a real ``streamlit run app.py`` on a free port, for the browser tests. It runs this
-  file as ``python tests/app_helpers.py serve app.py --server.port P ...``: Streamlit's own CLI
+  file as ``python tests/app/app_helpers.py serve app.py --server.port P ...``: Streamlit's own CLI
   (``streamlit run``) in-process, plus a monitor thread that writes the process's live training jobs
   and RSS to a JSON file several times a second, so a test can see the server's jobs from outside.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 USER_DATA = "your data (upload)"
 # A small model, so reruns and training steps are cheap (the shared-link query fills the sidebar).

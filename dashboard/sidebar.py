@@ -55,7 +55,7 @@ def _from_link(query: dict[str, str]) -> None:
         flow, train = fc.FlowConfig.from_strings(query), fc.TrainConfig.from_strings(query)
         name = query.get("dataset", "moons")
         try:
-            knobs = {k: float(query[k]) for k in datasets.knobs(name) if k in query}
+            knobs = {k: float(query[k]) for k in _knobs(name) if k in query}
         except ValueError:
             raise ValueError(f"a {name} setting is not a number") from None
         cached_dataset(name, tuple(sorted(knobs.items())))
@@ -91,7 +91,7 @@ def _share_link(experiment: Experiment) -> None:
     The query holds the dataset, its knobs, and every config field that differs from its default
     (the data's dimension comes from the dataset).
     """
-    if experiment.dataset_name not in datasets.names():
+    if experiment.dataset_name not in _builtin_names():
         return
     query = {"dataset": experiment.dataset_name,
              **{k: str(v) for k, v in experiment.dataset_params}}
@@ -109,8 +109,25 @@ def cached_dataset(name: str, params: tuple[tuple[str, Any], ...]):
     return datasets.get(name, **dict(params))
 
 
+def _builtin_names() -> tuple[str, ...]:
+    """The datasets the menu offers by name: the toy recipes, then the bundled real tables."""
+    return datasets.names() + datasets.real_names()
+
+
+def _knobs(name: str) -> dict[str, datasets.Knob]:
+    """A dataset's settings: a toy recipe's knobs; a real table has none."""
+    return {} if name in datasets.real_names() else datasets.knobs(name)
+
+
+def _dataset_label(name: str) -> str:
+    """The menu's label: a real table says so, and its number of columns."""
+    if name in datasets.real_names():
+        return f"{name} (real data, {cached_dataset(name, ()).dim}-D)"
+    return name
+
+
 def dataset_of(experiment: Experiment):
-    if experiment.dataset_name not in datasets.names():
+    if experiment.dataset_name not in _builtin_names():
         return st.session_state.get(Key.USER_DATASET)
     return cached_dataset(experiment.dataset_name, experiment.dataset_params)
 
@@ -163,15 +180,16 @@ def _user_data() -> None:
 
 def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:
     st.subheader("Data")
-    names = [*datasets.names(), USER_DATA]
-    name = st.selectbox("dataset", names, key="dataset", index=_index(names, "dataset"))
+    names = [*_builtin_names(), USER_DATA]
+    name = st.selectbox("dataset", names, key="dataset", index=_index(names, "dataset"),
+                        format_func=_dataset_label)
     if name == USER_DATA:
         _user_data()
         user = st.session_state.get(Key.USER_DATASET)
         return (user.name if user is not None else USER_DATA), (), user
     st.caption(cached_dataset(name, ()).description)
     params = {}
-    for knob_name, knob in datasets.knobs(name).items():
+    for knob_name, knob in _knobs(name).items():
         key = f"{name}-{knob_name}"
         # The value is passed as well as kept under the key: a slider made from a key alone is
         # drawn at its minimum in the browser, which then sends that back as the user's choice.

@@ -150,7 +150,7 @@ def continue_training(run: state.SessionRun, loaded: LoadedModel) -> None:
         train = fc.TrainConfig()
     train = continued(train)
     experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
-    if state.build_job(run, experiment, dataset, flow=flow):
+    if state.build_job(run, experiment, dataset, flow=flow, resume=info):
         run.loaded_from = loaded.name
         builtin = name in datasets.names()
         sidebar.fill(flow.config, train, dataset=name if builtin else None)

@@ -12,6 +12,7 @@ import dataclasses
 import io
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 import flowcore as fc
@@ -26,8 +27,9 @@ CUSTOM = "custom"
 FLOW_FIELDS = ("arch", "layers", "hidden", "bins", "shared_trunk", "init")
 INIT_LABELS = {"identity": "identity (a fresh flow does nothing)",
                "torch": "PyTorch default (the tutorial's)"}
-TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "steps", "schedule", "warmup", "clip_grad",
-                "data_mode", "n_train", "seed")
+TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "steps", "stop_at", "stop_below", "schedule",
+                "warmup", "clip_grad", "data_mode", "n_train", "seed")
+STOP_LABELS = {"none": "no target", "kl": "KL to truth ≤", "nll": "NLL ≤"}
 FIELDS = FLOW_FIELDS + TRAIN_FIELDS
 
 
@@ -78,11 +80,16 @@ def _first_run(run: state.SessionRun) -> None:
     if "arch" in st.session_state:
         st.session_state.setdefault(Key.BASE, (PRESETS["seed"].flow, PRESETS["seed"].train))
         return
-    apply_preset_name = "seed"
-    st.session_state["preset"] = apply_preset_name
+    query = st.query_params.to_dict()
+    if query.get("dataset") in datasets.real_names():
+        # Loaded before any field is written: a first load (it imports scikit-learn, seconds)
+        # can be cut short by the tab's token arriving, and a run cut short once the seed's
+        # fields were written left them, not the link's (seen in Chromium).
+        cached_dataset(query["dataset"], ())
+    st.session_state["preset"] = "seed"
     apply_preset()
-    if st.query_params.to_dict():
-        _from_link(st.query_params.to_dict())
+    if query:
+        _from_link(query)
 
 
 def _share_link(experiment: Experiment) -> None:
@@ -257,6 +264,7 @@ def _training_section(dataset) -> None:
     _number("learning rate (applies live)", "lr", fc.TrainConfig, format="%.5f", step=1e-4)
     _number("batch size (0 = full batch)", "batch_size", fc.TrainConfig, step=64)
     _number("step budget", "steps", fc.TrainConfig, step=1000)
+    _stop_target(dataset)
     st.selectbox("optimizer", ["adam", "adamw"], key="optimizer",
                  index=_index(["adam", "adamw"], "optimizer"))
     st.selectbox("schedule", ["constant", "cosine"], key="schedule",
@@ -264,6 +272,25 @@ def _training_section(dataset) -> None:
     _number("warm-up steps", "warmup", fc.TrainConfig, step=50)
     _number("gradient clip (0 = off)", "clip_grad", fc.TrainConfig, step=1.0)
     _number("seed", "seed", fc.TrainConfig)
+
+
+def _stop_target(dataset) -> None:
+    """Beside the step budget: a quality target that ends training early (applies live)."""
+    s = st.session_state
+    known = dataset is None or dataset.log_density(np.zeros((1, dataset.dim))) is not None
+    options = ["none", "kl", "nll"] if known else ["none", "nll"]
+    if s.get("stop_at") not in options:
+        s["stop_at"] = "none"
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    with left:
+        st.selectbox("stop early at (applies live)", options, key="stop_at",
+                     index=_index(options, "stop_at"), format_func=STOP_LABELS.get,
+                     help="Training finishes at the first evaluation whose validation KL (or "
+                          "NLL) is at or below the target, in nats. It is judged on the "
+                          "validation points, so the test figures stay honest.")
+    with right:
+        _number("target (nats)", "stop_below", fc.TrainConfig, format="%.3f", step=0.01,
+                disabled=s["stop_at"] == "none", label_visibility="collapsed")
 
 
 def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
@@ -276,7 +303,7 @@ def _configs(dim: int) -> tuple[fc.FlowConfig, fc.TrainConfig]:
     values["shared_trunk"] = bool(values["shared_trunk"]) and "shared_trunk" in options
     for name in ("layers", "hidden", "bins", "batch_size", "steps", "warmup", "n_train", "seed"):
         values[name] = int(values[name])
-    for name in ("lr", "clip_grad"):
+    for name in ("lr", "clip_grad", "stop_below"):
         values[name] = float(values[name])
     flow = dataclasses.replace(base_flow, dim=dim,
                                **{k: values[k] for k in FLOW_FIELDS})

@@ -20,7 +20,7 @@ from typing import Any
 import streamlit as st
 
 import flowcore as fc
-from flowcore.experiment import Experiment
+from flowcore.experiment import LIVE_FIELDS, Experiment
 
 # A job with no reader for this long stops (the tab was closed). Every page reads the job at
 # least every HEARTBEAT_SECONDS while it runs, so only a closed tab goes quiet.
@@ -232,10 +232,14 @@ def experiment() -> Experiment | None:
 
 # -- applying the sidebar to the run ---------------------------------------------------------
 def build_job(run: SessionRun, experiment: Experiment, dataset: Any,
-              flow: fc.Flow | None = None, keep: bool = True) -> bool:
-    """(Re)build the run's job from the experiment; the replaced run is kept for Compare."""
+              flow: fc.Flow | None = None, keep: bool = True,
+              resume: dict[str, Any] | None = None) -> bool:
+    """(Re)build the run's job from the experiment; the replaced run is kept for Compare. With a
+    saved model's ``flow`` and its file's ``info`` as ``resume``, the run goes on from it."""
     try:
         trainer = fc.Trainer(experiment.flow, experiment.train, dataset, flow=flow)
+        if resume is not None:
+            trainer.resume(resume)
     except ValueError as err:
         st.session_state[Key.BUILD_ERROR] = f"Could not set up training: {err}"
         return False
@@ -262,11 +266,26 @@ def apply(run: SessionRun, experiment: Experiment | None, dataset: Any) -> None:
     if run.job is None or (fresh and (run.experiment is None
                                       or experiment.needs_new_model(run.experiment))):
         build_job(run, experiment, dataset, keep=False)
-    elif experiment.train.lr != run.job.trainer.base_lr:
-        run.job.set_learning_rate(experiment.train.lr)
-        if run.experiment is not None:
-            train = dataclasses.replace(run.experiment.train, lr=experiment.train.lr)
-            run.experiment = dataclasses.replace(run.experiment, train=train)
+    else:
+        _apply_live(run, experiment.train)
+
+
+def _apply_live(run: SessionRun, wanted: fc.TrainConfig) -> None:
+    """Give a started run the sidebar's learning rate and stop target (LIVE_FIELDS)."""
+    trainer = run.job.trainer
+    if wanted.lr != trainer.base_lr:
+        run.job.set_learning_rate(wanted.lr)
+    target = (wanted.stop_at, wanted.stop_below)
+    if target != (trainer.config.stop_at, trainer.config.stop_below):
+        try:
+            run.job.set_target(*target)
+        except ValueError as err:  # a KL target on data without a known density
+            st.session_state[Key.BUILD_ERROR] = str(err)
+            return
+    if run.experiment is not None:
+        live = {name: getattr(wanted, name) for name in LIVE_FIELDS}
+        train = dataclasses.replace(run.experiment.train, **live)
+        run.experiment = dataclasses.replace(run.experiment, train=train)
 
 
 def pending_changes(run: SessionRun) -> bool:

@@ -32,7 +32,8 @@ from flowcore.flows import names as architecture_names
 from flowcore.io import load_with_info
 from flowcore.job import configure_threads
 from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_preset
-from flowcore.train import HELD_OUT_FRACTION, Trainer
+from flowcore.split import HELD_OUT_FRACTION
+from flowcore.train import Trainer
 
 LN2 = math.log(2)
 # The CLI has the machine to itself: two intra-op threads beat one for the default models.
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     budget = opt.add_mutually_exclusive_group()
     budget.add_argument("--steps", help="number of optimisation steps")
     budget.add_argument("--max-seconds", help="wall-clock training budget")
+    opt.add_argument("--stop-at", choices=("none", "kl", "nll"),
+                     help="end training early once the validation KL (or NLL) reaches --stop-below")
+    opt.add_argument("--stop-below", help="the stop target in nats")
     opt.add_argument("--seed", default="0")
     opt.add_argument("--device", choices=distributed.DEVICES,
                      help="auto (default): a CUDA GPU when present, else the CPU")
@@ -149,6 +153,7 @@ def _train(args) -> dict[str, Any]:
     train = TrainConfig.from_strings(
         {"lr": args.lr, "batch_size": args.batch_size, "steps": args.steps,
          "max_seconds": args.max_seconds, "seed": args.seed, "data_mode": args.data_mode,
+         "stop_at": args.stop_at, "stop_below": args.stop_below,
          "device": args.device, "n_train": args.n_train},
         base=train)
     # Evaluate every eval_every steps, not every second: the same command gives the same model.
@@ -176,8 +181,9 @@ def _train(args) -> dict[str, Any]:
             shown["kl"] = f"{metrics['kl']:.3f}"
         bar.set_postfix(shown)
     bar.close()
-    if trainer.stopped_reason and lead:
-        print(trainer.stopped_reason, file=sys.stderr)
+    for note in (trainer.stopped_reason, trainer.target_note):
+        if note and lead:
+            print(note, file=sys.stderr)
     flow = trainer.best_flow()
     if lead:
         # A temporary file renamed into place: a run that dies leaves no half-written model.
@@ -201,6 +207,7 @@ def _train(args) -> dict[str, Any]:
         "entropy": trainer.entropy,
         "entropy_se": trainer.entropy_se,
         "stopped_reason": trainer.stopped_reason,
+        "target_note": trainer.target_note,
     }
 
 

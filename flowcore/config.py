@@ -209,6 +209,12 @@ class TrainConfig(_Validated):
         steps: the step budget (also the length of the cosine schedule).
         max_seconds: a wall-clock budget for training, 0 for none. With a cosine schedule the
             decay follows whichever budget runs out first.
+        stop_at: a quality target that ends training before the budget: ``"none"``,
+            ``"kl"`` (the KL to the true density, for datasets that know it) or ``"nll"``. It is
+            judged on the validation sample, never the test sample, so the test figures of a
+            run that stopped at its target stay honest.
+        stop_below: the target: training finishes at the first evaluation whose validation KL
+            (or NLL) is at or below this many nats.
         schedule: ``"constant"`` or ``"cosine"`` (cosine decays to zero at the budget).
         warmup: steps of linear warm-up at the start of either schedule.
         clip_grad: gradient-norm clip; 0 turns it off.
@@ -234,6 +240,8 @@ class TrainConfig(_Validated):
     batch_size: int = field(default=0, metadata=_range(0, 100_000))
     steps: int = field(default=10_000, metadata=_range(1, 1_000_000))
     max_seconds: float = field(default=0.0, metadata=_range(0.0, 86_400.0))
+    stop_at: str = field(default="none", metadata=_choices("none", "kl", "nll"))
+    stop_below: float = field(default=0.0, metadata=_range(-1e6, 1e6))
     schedule: str = field(default="constant", metadata=_choices("constant", "cosine"))
     warmup: int = field(default=0, metadata=_range(0, 100_000))
     clip_grad: float = field(default=0.0, metadata=_range(0.0, 1e6))

@@ -17,6 +17,9 @@ from typing import Any
 from flowcore.config import FlowConfig, TrainConfig
 from flowcore.presets import PRESETS
 
+# The training settings a running job takes as they change (the learning rate and the stop
+# target); any other change needs a new model.
+LIVE_FIELDS = ("lr", "stop_at", "stop_below")
 # Steps a continued model gets on top of the budget it was trained with.
 CONTINUE_STEPS = 10_000
 
@@ -43,12 +46,13 @@ class Experiment:
         return cls(dataset_name, (), preset.flow, preset.train)
 
     def needs_new_model(self, other: Experiment) -> bool:
-        """True when going from ``other`` to this needs a new model: any change but the
-        learning rate, which a running job takes live."""
-        def without_lr(e: Experiment) -> tuple:
-            return e.dataset_name, e.dataset_params, e.flow, dataclasses.replace(e.train, lr=1.0)
+        """True when going from ``other`` to this needs a new model: any change but those of
+        :data:`LIVE_FIELDS`, which a running job takes live."""
+        def fixed(e: Experiment) -> tuple:
+            live = {name: getattr(TrainConfig(), name) for name in LIVE_FIELDS}
+            return e.dataset_name, e.dataset_params, e.flow, dataclasses.replace(e.train, **live)
 
-        return without_lr(self) != without_lr(other)
+        return fixed(self) != fixed(other)
 
 
 def matching_preset(flow: FlowConfig, train: TrainConfig) -> str | None:
@@ -60,9 +64,17 @@ def matching_preset(flow: FlowConfig, train: TrainConfig) -> str | None:
 
 
 def continued(train: TrainConfig) -> TrainConfig:
-    """The training config for going on with a saved model: its budget plus CONTINUE_STEPS."""
-    most = int(TrainConfig.limits("steps")[1])
-    return dataclasses.replace(train, steps=min(most, train.steps + CONTINUE_STEPS))
+    """The training config for going on with a saved model (whose step count and clock go on,
+    see :meth:`flowcore.Trainer.resume`): its step budget plus CONTINUE_STEPS, and a time budget
+    twice as long, so that either budget has room left.
+
+    Example:
+        >>> continued(TrainConfig(steps=800, max_seconds=30)).steps
+        10800
+    """
+    most_steps, most_seconds = TrainConfig.limits("steps")[1], TrainConfig.limits("max_seconds")[1]
+    return dataclasses.replace(train, steps=int(min(most_steps, train.steps + CONTINUE_STEPS)),
+                               max_seconds=min(most_seconds, 2 * train.max_seconds))
 
 
 def compare_recipe(arch: str, steps: int, dim: int = 2) -> tuple[FlowConfig, TrainConfig]:

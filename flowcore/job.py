@@ -208,6 +208,15 @@ class TrainingJob:
                 self.state = "paused"  # recovered: Train resumes from the restored weights
                 self._publish()
 
+    def set_target(self, stop_at: str, stop_below: float) -> None:
+        """Change the stop target live (:meth:`Trainer.set_target`); a run that finished at the
+        old target and has not met the new one can be started again."""
+        with self._lock:
+            self.trainer.set_target(stop_at, stop_below)
+            if self.state == "finished" and not self.trainer.budget_spent:
+                self.state = "paused" if self.trainer.step_count else "idle"
+            self._publish()
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -22,16 +22,21 @@ to try.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
-from flowcore import distributed
-from flowcore.config import FlowConfig, TrainConfig
+from flowcore import curves, distributed
+from flowcore.config import FlowConfig, TrainConfig, check_range
+from flowcore.curves import RECORD_KEYS
 from flowcore.flows import Flow, build_flow
+from flowcore.split import BATCH_STREAM, Split, seed_for, split_dataset
+
+__all__ = ["RECORD_KEYS", "Split", "Trainer", "split_dataset"]
 
 # History is thinned (every other record dropped) beyond this many records, so it stays bounded.
 MAX_HISTORY = 2000
@@ -40,64 +45,6 @@ MAX_LOSS_HISTORY = 4000
 # A training NLL this many nats per dimension above its starting value counts as divergence.
 EXPLODED_NATS_PER_DIM = 10.0
 TEST_EVAL_BATCH = 20_000
-# For user data (rows, not a sampler): at most this fraction of the rows is held out for
-# validation, and the same again for the test, so 80% still trains.
-HELD_OUT_FRACTION = 0.1
-
-# The keys of every record in Trainer.history.
-RECORD_KEYS = ("step", "time", "train_nll", "val_nll", "test_nll", "kl", "kl_se", "grad_norm",
-               "lr", "steps_per_s")
-
-_TEST_STREAM, _BATCH_STREAM, _VAL_STREAM = 0, 1, 2
-
-
-def _seed_for(seed: int, stream: int, step: int = 0) -> int:
-    """A well-mixed, reproducible data seed, distinct per stream (test set, batches) and step."""
-    return int(np.random.SeedSequence([seed, stream, step]).generate_state(1)[0])
-
-
-class Split(NamedTuple):
-    """The three disjoint samples a :class:`Trainer` uses, each an ``(n, dim)`` array."""
-
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-
-
-def split_dataset(dataset, train_config: TrainConfig) -> Split:
-    r"""The training, validation and test samples.
-
-    For a dataset that can sample (a recipe, an image, a drawing) these are three independent
-    draws of ``n_train``, ``n_val`` and ``n_test`` points. For user data the rows are shuffled
-    (by the seed) and cut into three disjoint parts: a test part and a validation part of at
-    most ``HELD_OUT_FRACTION`` of the rows each (and at most ``n_test`` / ``n_val``), and up to
-    ``n_train`` of the remaining rows for training.
-
-    Example:
-        >>> import flowcore as fc
-        >>> split = split_dataset(fc.datasets.from_array(np.random.rand(100, 2)), TrainConfig())
-        >>> [len(part) for part in split]
-        [80, 10, 10]
-    """
-    seed = train_config.seed
-    if dataset.can_sample_fresh:
-        return Split(
-            dataset.sample(train_config.n_train, seed=seed),
-            dataset.sample(train_config.n_val, seed=_seed_for(seed, _VAL_STREAM)),
-            dataset.sample(train_config.n_test, seed=_seed_for(seed, _TEST_STREAM)),
-        )
-    # Shuffled row numbers, not a shuffled copy of the rows (the same order: numpy shuffles
-    # both alike): a million-row table is then copied once, by the three parts.
-    order = np.random.default_rng(seed).permutation(len(dataset.data))
-    held_out = max(1, int(len(order) * HELD_OUT_FRACTION))
-    n_test = min(train_config.n_test, held_out)
-    n_val = min(train_config.n_val, held_out)
-    return Split(
-        dataset.data[order[n_test + n_val:][: train_config.n_train]],
-        dataset.data[order[n_test: n_test + n_val]],
-        dataset.data[order[:n_test]],
-    )
-
 
 class Trainer:
     r"""Trains a flow by minimising the mean negative log-likelihood (nats).
@@ -173,6 +120,13 @@ class Trainer:
         self._test_log_p = None if log_p is None else np.asarray(log_p, dtype=np.float64)
         if self._test_log_p is not None and not np.isfinite(self._test_log_p).all():
             self._test_log_p = None  # a point off the true support: no finite KL exists
+        # The validation points' mean true log-density: a "kl" stop target is judged on them.
+        log_p = dataset.log_density(self.val_data.numpy().astype(np.float64))
+        self._val_log_p = None if log_p is None else float(np.mean(log_p))
+        if self._val_log_p is not None and not math.isfinite(self._val_log_p):
+            self._val_log_p = None
+        self.target_note: str | None = None  # set when the stop target is reached
+        self._check_target(train_config)
         self.generator = torch.Generator().manual_seed(train_config.seed)
 
         if flow is None:
@@ -233,6 +187,16 @@ class Trainer:
         """The test NLL of the kept weights (chosen on validation), ``inf`` before any record."""
         return self.best_record["test_nll"] if self.best_record else math.inf
 
+    def resume(self, info: dict[str, Any]) -> None:
+        """Go on from a saved run, given its model file's ``info``: the step count, the clock
+        and the curves continue from the step of the saved weights (:func:`flowcore.curves.read`),
+        and those weights are evaluated at once, the first candidate to keep. Call it before any
+        step; a file without usable curves resumes from step 0."""
+        self.step_count, self.train_seconds, self.history, self.loss_history = curves.read(info)
+        self._last_record = (self.step_count, self.train_seconds)
+        if self.step_count:
+            self.record()
+
     # -- set-up ------------------------------------------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
@@ -245,15 +209,35 @@ class Trainer:
 
         After a divergence, a lower learning rate clears :attr:`stopped_reason`.
         """
-        lo, hi = TrainConfig.limits("lr")
-        if not (isinstance(lr, int | float) and lo <= lr <= hi):
-            raise ValueError(f"lr = {lr!r} is out of range; allowed: [{lo}, {hi}].")
+        lr = check_range("lr", lr, *TrainConfig.limits("lr"))
         if self.stopped_reason and lr < self.base_lr:
             # A lower rate is the fix the divergence message suggests: allow training to go on
             # from the restored weights.
             self.stopped_reason = None
             self._start_nll = None
         self.base_lr = float(lr)
+
+    def set_target(self, stop_at: str, stop_below: float) -> None:
+        """Change the stop target (see :class:`TrainConfig`); a target not yet met lets a run
+        that had finished at the old one go on."""
+        config = dataclasses.replace(self.config, stop_at=stop_at, stop_below=stop_below)
+        self._check_target(config)
+        self.config = config
+        if self.target_note and not self._target_met(self.history[-1]["val_nll"]):
+            self.target_note = None
+
+    def _check_target(self, config: TrainConfig) -> None:
+        if config.stop_at == "kl" and self._val_log_p is None:
+            raise ValueError(f"stop_at='kl' needs a dataset whose true density is known, and "
+                             f"{self.dataset.name!r} has none: use stop_at='nll' or 'none'.")
+
+    def _target_met(self, val_nll: float) -> bool:
+        """Whether a validation NLL meets the stop target (as a KL when the target is one)."""
+        cfg = self.config
+        if cfg.stop_at == "none" or not math.isfinite(val_nll):
+            return False
+        value = val_nll + self._val_log_p if cfg.stop_at == "kl" else val_nll
+        return value <= cfg.stop_below
 
     def learning_rate(self, step: int) -> float:
         """The scheduled learning rate at ``step`` (0-based): warm-up, then constant or cosine."""
@@ -278,7 +262,7 @@ class Trainer:
         size = cfg.batch_size // self.world_size  # this rank's part of the global batch
         if cfg.data_mode == "fresh":
             n = size or cfg.n_train // self.world_size
-            seed = _seed_for(cfg.seed, _BATCH_STREAM, self.step_count * self.world_size + self.rank)
+            seed = seed_for(cfg.seed, BATCH_STREAM, self.step_count * self.world_size + self.rank)
             sample = self.dataset.sample(n, seed=seed)
             return torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32)).to(self.device)
         if not size or size >= len(self.train_data):
@@ -291,7 +275,7 @@ class Trainer:
         self.flow.load_state_dict(self._good_state)
         self.optimizer = self._make_optimizer()  # Adam's moments may hold inf/NaN too
         self.stopped_reason = (
-            f"Training diverged at step {self.step_count + 1}: {what}. The last good weights "
+            f"Training diverged after step {self.step_count:,}: {what}. The last good weights "
             f"(step {self._last_record[0]}) were restored. Try a lower learning rate "
             f"(now {self.base_lr:g}, e.g. {self.base_lr / 10:g}) or gradient clipping."
         )
@@ -299,7 +283,7 @@ class Trainer:
     @property
     def budget_spent(self) -> bool:
         cfg = self.config
-        return self.step_count >= cfg.steps or (
+        return self.target_note is not None or self.step_count >= cfg.steps or (
             cfg.max_seconds > 0 and self._seconds_agreed >= cfg.max_seconds
         )
 
@@ -316,7 +300,8 @@ class Trainer:
         params = [p for p in self.flow.parameters() if p.requires_grad]
         clip = self.config.clip_grad or math.inf
         for _ in range(k):
-            if self.stopped_reason or (self.config.max_seconds and self.budget_spent):
+            if self.stopped_reason or self.target_note or (
+                    self.config.max_seconds and self.budget_spent):
                 break
             started = time.perf_counter()
             loss = -self._log_prob(self._batch()).mean()
@@ -411,6 +396,7 @@ class Trainer:
             reason = distributed.broadcast_text(self.stopped_reason)
             if reason and not self.stopped_reason:
                 self.stopped_reason = f"rank 0 stopped the run: {reason}"
+            self.target_note = distributed.broadcast_text(self.target_note)
             if self.rank:
                 self._losses.clear()
                 self._last_record = (self.step_count, self.train_seconds)
@@ -459,6 +445,11 @@ class Trainer:
         if keep:
             self.best_val_nll, self.best_record = val, record
             self.best_state = self._good_state
+        if self._target_met(val):
+            what = "KL" if self.config.stop_at == "kl" else "NLL"
+            value = val + self._val_log_p if what == "KL" else val
+            self.target_note = (f"Reached the target at step {self.step_count:,}: validation "
+                                f"{what} {value:.4f} ≤ {self.config.stop_below:g} nats.")
         return record
 
     def metrics(self) -> dict[str, Any]:
@@ -469,7 +460,8 @@ class Trainer:
         :attr:`loss_history` entry, so it moves on every step), plus ``best_val_nll`` (the
         kept weights' validation NLL), ``best_step``, ``best_test_nll``, ``best_kl`` and
         ``best_kl_se`` (the test figures of the weights chosen at ``best_step``),
-        ``test_entropy`` and ``stopped_reason``. Before the first record the held-out
+        ``test_entropy``, ``stopped_reason`` and ``target_note`` (set once the stop target
+        is met). Before the first record the held-out
         figures are absent or None.
         """
         last = self.history[-1] if self.history else {}
@@ -486,6 +478,7 @@ class Trainer:
             "best_step": self.best_step,
             "test_entropy": self.test_entropy,
             "stopped_reason": self.stopped_reason,
+            "target_note": self.target_note,
         }
 
     def best_flow(self) -> Flow:
@@ -499,10 +492,12 @@ class Trainer:
         return {
             "dataset": {"name": self.dataset.name, "params": self.dataset.params},
             "train_config": self.config.to_dict(),
-            "metrics": {k: v for k, v in self.metrics().items() if k != "stopped_reason"},
+            "metrics": {k: v for k, v in self.metrics().items()
+                        if k not in ("stopped_reason", "target_note")},
             "split_sizes": self.split_sizes,
             "entropy": self.entropy,
             "entropy_se": self.entropy_se,
             "world_size": self.world_size,
+            **curves.for_file(self.history, self.loss_history),
             "device": self.device.type,
         }

@@ -1,5 +1,6 @@
 """TrainingJob: the background thread, its controls, and snapshots."""
 
+import dataclasses
 import threading
 import time
 
@@ -150,3 +151,30 @@ def test_more_jobs_than_slots_all_make_progress():
     finally:
         for job in jobs:
             job.stop()
+
+
+def test_a_job_finishes_at_its_target_and_goes_on_when_the_target_is_lowered():
+    job = make_job()
+    job.set_target("nll", 100.0)  # met at the first evaluation
+    job.start()
+    assert wait_for(lambda: job.snapshot().state == "finished")
+    snap = job.snapshot()
+    first = snap.history[0]["step"]  # the first evaluation meets it
+    assert snap.step == first and f"Reached the target at step {first:,}" in (
+        snap.metrics["target_note"])
+    job.set_target("nll", -100.0)  # out of reach: the run may go on
+    assert job.snapshot().state == "paused"
+    job.start()
+    assert wait_for(lambda: job.snapshot().step >= first + 20)
+    job.stop()
+    assert job.snapshot().metrics["target_note"] is None
+
+
+def test_the_learning_rate_and_the_stop_target_change_without_a_new_model():
+    from flowcore.experiment import Experiment
+
+    base = Experiment.from_preset("seed")
+    live = dataclasses.replace(base.train, lr=3e-3, stop_at="kl", stop_below=0.05)
+    assert not dataclasses.replace(base, train=live).needs_new_model(base)
+    assert dataclasses.replace(base, train=dataclasses.replace(base.train, steps=5)
+                               ).needs_new_model(base)

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 import flowcore as fc
+from flowcore import curves
+from flowcore.experiment import continued
 
 
 @pytest.fixture(autouse=True)
@@ -211,6 +213,84 @@ def test_continue_training_a_loaded_flow():
     assert second.test_nll() == pytest.approx(first.test_nll(), abs=1e-5)
     second.step(20)
     assert second.step_count == 20
+
+
+def test_resumed_training_goes_on_from_the_saved_step_with_its_curves():
+    ds = fc.datasets.get("moons")
+    first = fc.Trainer(*small(steps=200, eval_every=25), ds)
+    first.step(200)
+    flow, info = fc.load_with_info(fc.to_bytes(first.best_flow(), first.info()))
+    best = first.best_step
+    second = fc.Trainer(flow.config, continued(first.config), ds, flow=flow)
+    second.resume(info)
+    # The saved weights are those of the best step: the count goes on from there, the earlier
+    # records come back, and the loaded weights are evaluated again at that step.
+    assert second.step_count == best
+    assert [r["step"] for r in second.history] == [r["step"] for r in first.history
+                                                   if r["step"] <= best]
+    assert second.history[-1]["val_nll"] == pytest.approx(first.best_record["val_nll"], abs=1e-4)
+    assert second.best_step == best
+    assert second.loss_history[-1]["step"] == best
+    second.step(30)
+    assert second.step_count == best + 30
+    assert second.history[-2]["time"] == first.best_record["time"] < second.history[-1]["time"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"metrics": {"best_step": -3}, "history": []},
+    {"metrics": {"best_step": True}},
+    {"metrics": {"best_step": 50}, "history": [{"step": 10, "time": "x", "val_nll": 1.0}]},
+    {"metrics": {"best_step": 50}, "history": [{"step": 20, "time": 1, "val_nll": 1.0},
+                                               {"step": 10, "time": 2, "val_nll": 1.0}]},
+    {"metrics": "no", "history": "no"},
+])
+def test_resume_ignores_curves_that_are_not_well_formed(bad):
+    resumed = curves.read(bad)
+    assert resumed.history == [] and resumed.loss_history == []
+    assert resumed.step in (0, 50) and resumed.seconds == 0.0
+
+
+def test_stop_target_ends_training_at_the_first_validation_record_that_meets_it():
+    ds = fc.datasets.get("moons")
+    probe = fc.Trainer(*small(steps=300, eval_every=20, lr=3e-3, batch_size=256), ds)
+    probe.step(300)
+    # A target the run crosses part-way: the median validation NLL of its records.
+    target = float(np.median([r["val_nll"] for r in probe.history]))
+    trainer = fc.Trainer(*small(steps=300, eval_every=20, lr=3e-3, batch_size=256,
+                                stop_at="nll", stop_below=target), ds)
+    while not trainer.budget_spent:
+        trainer.step(20)
+    first = next(r["step"] for r in probe.history if r["val_nll"] <= target)
+    assert trainer.step_count == first < 300
+    assert trainer.history[-1]["val_nll"] <= target < trainer.history[-2]["val_nll"]
+    assert f"step {first}" in trainer.target_note and trainer.metrics()["target_note"]
+
+
+def test_kl_target_is_judged_on_the_validation_points_against_the_true_density():
+    ds = fc.datasets.get("moons")
+    trainer = fc.Trainer(*small(steps=400, eval_every=20, lr=3e-3, batch_size=256,
+                                stop_at="kl", stop_below=0.6), ds)
+    while not trainer.budget_spent:
+        trainer.step(20)
+    # The validation KL computed independently: true log-density minus the model's, per point.
+    val = trainer.val_data.numpy().astype(np.float64)
+    kl = float(np.mean(ds.log_density(val))) + trainer.history[-1]["val_nll"]
+    assert kl <= 0.6 and trainer.step_count < 400
+    assert f"{kl:.4f}" in trainer.target_note
+    # Lowering the target past what is reached lets the run go on.
+    trainer.set_target("kl", 0.0)
+    assert not trainer.budget_spent and trainer.target_note is None
+
+
+def test_a_kl_target_needs_a_known_density():
+    data = fc.datasets.from_array(np.random.default_rng(0).normal(size=(300, 2)))
+    with pytest.raises(ValueError, match="stop_at='nll'"):
+        fc.Trainer(*small(stop_at="kl", stop_below=0.1), data)
+    trainer = fc.Trainer(*small(), data)
+    with pytest.raises(ValueError, match="true density"):
+        trainer.set_target("kl", 0.1)
+    with pytest.raises(ValueError, match="lr"):
+        trainer.set_learning_rate(float("nan"))
 
 
 # The tutorial's own code on this task (issue 11): KL in nats on make_moons(20000, noise=0.05,

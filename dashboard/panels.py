@@ -17,9 +17,9 @@ from flowcore.baselines import Baseline, trainer_baselines
 REFRESH_SECONDS = 1.0
 NLL_SMOOTHING = 0.9  # the training loss's moving-average weight when "smooth" is on
 HEATMAP_REFRESH_SECONDS = 3.0
-# Beyond 2-D: the corner plots' side in pixels (a half-width cell of the wide layout, so the
-# cells stay near square), and how many columns they show until the user picks.
-CORNER_SIDE = 620
+# Beyond 2-D: the corner plots' height in pixels (about a half-width cell of the wide layout,
+# so the cells stay near square), and how many columns they show until the user picks.
+CORNER_HEIGHT = 560
 CORNER_START = 4
 COLUMNS_KEY = "corner-columns"
 
@@ -110,6 +110,8 @@ def _status(job: fc.TrainingJob, snap: fc.Snapshot) -> None:
     with st.container(key="run-notes"):
         if snap.stopped_reason:
             st.warning(snap.stopped_reason, icon="⚠️")
+        if snap.metrics.get("target_note"):
+            st.success(snap.metrics["target_note"], icon="🎯")
         if job.note:
             st.info(job.note)
 
@@ -124,11 +126,11 @@ def draw(run: state.SessionRun) -> None:
     data [density | samples] over [push-forward | NLL]; beyond 2-D (:func:`_draw_corners`) a
     column picker over [a pair's marginal | NLL] over [corner plot | latent corner plot].
 
-    Two fragments, not one per panel: Streamlit runs a session's fragments one after another on
+    Few fragments, not one per panel: Streamlit runs a session's fragments one after another on
     one thread, and each run has a fixed cost, so five runs a second (one per panel) queued up
     behind each other and left the panels greyed out as stale. One fragment draws the light
     panels into the grid's cells (a fragment may write into containers made outside it); the
-    heavy ones (the heatmap, or the marginal and corner plots) have their own, slower fragment.
+    heavy ones (the heatmap, or the marginal and corner plots) have their own, slower ones.
     """
     job = run.job
     running = job.state == "running"
@@ -268,9 +270,9 @@ def _corner_views(job: fc.TrainingJob, snap: fc.Snapshot, columns: list[int],
     """The corner plot and the latent corner plot, built once per weights and columns."""
     def compute() -> tuple:
         data = corner_data(job, snap)
-        return (plots.corner_figure(data.data, data.samples, columns, names, size=CORNER_SIDE,
+        return (plots.corner_figure(data.data, data.samples, columns, names, height=CORNER_HEIGHT,
                                     labels=("training data", "model")),
-                plots.latent_corner_figure(data.z, columns, size=CORNER_SIDE))
+                plots.latent_corner_figure(data.z, columns, height=CORNER_HEIGHT))
 
     return cached("corners", (snap.flow, snap.weights_step, tuple(columns)), compute)
 
@@ -287,26 +289,33 @@ def _marginal(job: fc.TrainingJob, snap: fc.Snapshot, pair: tuple[int, int], ove
 
 def _draw_corners(job: fc.TrainingJob, status_box, every, running: bool) -> None:
     """The panels for d > 2: [a pair's marginal | NLL with baselines] over [corner | latent
-    corner]. The marginal and the corner plots cost the most, so they refresh on the slower
-    fragment, and each figure is built once per published weights."""
+    corner]. The marginal and the corner plots cost the most, so they refresh on slower
+    fragments, and each figure is built once per published weights and choice.
+
+    The slow fragments draw into their own bodies (the marginal's pickers are widgets, which a
+    fragment may not put into containers made outside it); only the fast one writes outside.
+    """
     names = column_names(job.trainer.dataset)
     columns = column_picker(len(names), names)
-    top, bottom = st.columns(2), st.columns(2)
+    top = st.columns(2)
 
     @every(HEATMAP_REFRESH_SECONDS)
-    def views() -> None:
+    def marginal() -> None:
         snap = job.snapshot()
-        pair, overlay = _pair_picker(len(names), names)  # widgets: in the fragment's own cell
+        pair, overlay = _pair_picker(len(names), names)
         if pair[0] == pair[1]:
             st.info("Choose two different columns for the marginal density.")
         else:
             _chart("marginal", _marginal(job, snap, pair, overlay, names))
-        if columns:
-            corner, latent = _corner_views(job, snap, columns, names)
-            with bottom[0]:
-                _chart("corner", corner)
-            with bottom[1]:
-                _chart("latent-corner", latent)
+
+    @every(HEATMAP_REFRESH_SECONDS)
+    def corners() -> None:
+        corner, latent = _corner_views(job, job.snapshot(), columns, names)
+        cells = st.columns(2)
+        with cells[0]:
+            _chart("corner", corner)
+        with cells[1]:
+            _chart("latent-corner", latent)
 
     @every(REFRESH_SECONDS)
     def live() -> None:
@@ -321,5 +330,7 @@ def _draw_corners(job: fc.TrainingJob, status_box, every, running: bool) -> None
     with top[1]:  # above the chart the fragment draws into this cell
         _nll_toggles()
     with top[0]:
-        views()
+        marginal()
+    if columns:
+        corners()
     live()

@@ -35,7 +35,7 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
                   names: Sequence[str] | None = None, labels: tuple[str, str] = ("data", "model"),
                   max_points: int = CORNER_POINTS, panel: str = "corner",
                   title: str = "data and model samples, pair by pair",
-                  size: int | None = None) -> go.Figure:
+                  height: int | None = None) -> go.Figure:
     r"""A corner plot of two point clouds over the chosen columns.
 
     Arguments:
@@ -44,7 +44,8 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
         names: a name per column of the arrays (default ``x1, x2, ...``).
         labels: the legend names of the two clouds.
         max_points: each cloud is thinned to this many points per cell.
-        size: the figure's width and height in pixels (default 140 per column, plus margins).
+        height: the figure's height in pixels, its width then follows the page (default: a
+            square of 140 pixels per column, plus margins).
 
     Raises:
         ValueError: for more than ``MAX_CORNER_COLUMNS`` columns, a column out of range, or
@@ -77,9 +78,11 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
                     traces.append(go.Scatter(x=f32(cloud[:, j]), y=f32(cloud[:, i]),
                                              mode="markers", showlegend=False, hoverinfo="skip",
                                              opacity=0.5 if number else 0.6, **cell))
-    side = check_range("size", size, 100, 4000, whole=True) if size is not None else 140 * k + 80
-    return go.Figure(data=traces, layout=layout(panel, title, barmode="overlay", height=side,
-                                                width=side, **axes))
+    if height is None:
+        size = {"height": 140 * k + 80, "width": 140 * k + 80}
+    else:
+        size = {"height": check_range("height", height, 100, 4000, whole=True)}
+    return go.Figure(data=traces, layout=layout(panel, title, barmode="overlay", **size, **axes))
 
 
 def _cell(row: int, col: int, k: int) -> int:
@@ -93,7 +96,7 @@ def _lower_triangle_axes(names: Sequence[str], gap: float = 0.02) -> dict[str, d
     Laid out directly rather than with ``make_subplots``, which builds all ``k²`` cells (the
     empty upper triangle too) and for ``k = 8`` took about 0.5 s of the figure's 0.6 s.
     A column's cells share its x-axis (the bottom cell's, which alone has ticks and a title);
-    the first column's scatter cells name their variable on the y-axis.
+    a row's scatter cells share the first column's y-axis, which names the row's variable.
     """
     k = len(names)
     width = (1 - gap * (k - 1)) / k
@@ -109,9 +112,14 @@ def _lower_triangle_axes(names: Sequence[str], gap: float = 0.02) -> dict[str, d
                 x_axis["title"] = {"text": names[col]}
             else:
                 x_axis["matches"] = f"x{bottom}"
-            y_axis = {"domain": _domain(top - width, top), "anchor": f"x{n}"}
+            # Only the first column's scatter cells have y ticks (a row's scatter cells share
+            # its y-axis); a diagonal histogram's density scale would crowd its left neighbour.
+            y_axis = {"domain": _domain(top - width, top), "anchor": f"x{n}",
+                      "showticklabels": col == 0 and row > 0}
             if col == 0 and row > 0:
                 y_axis["title"] = {"text": names[row]}
+            elif 0 < col < row:
+                y_axis["matches"] = f"y{_cell(row, 0, k)}"
             axes[f"xaxis{n}"], axes[f"yaxis{n}"] = x_axis, y_axis
     return axes
 
@@ -122,7 +130,7 @@ def _domain(low: float, high: float) -> list[float]:
 
 def latent_corner_figure(z: np.ndarray, columns: Sequence[int] | None = None,
                          max_points: int = CORNER_POINTS, seed: int = LATENT_SEED,
-                         size: int | None = None) -> go.Figure:
+                         height: int | None = None) -> go.Figure:
     r"""The push-forward ``z = f(x)`` of data against draws of the prior ``N(0, I)``, as a corner
     plot: where training succeeded the two clouds look alike in every pair. The arguments are
     :func:`corner_figure`'s; ``seed`` draws the prior's points."""
@@ -132,7 +140,7 @@ def latent_corner_figure(z: np.ndarray, columns: Sequence[int] | None = None,
     return corner_figure(z, prior, columns, names, labels=("z = f(x)", "N(0, I)"),
                          max_points=max_points, panel="latent_corner",
                          title="latent push-forward z = f(x) against N(0, I), pair by pair",
-                         size=size)
+                         height=height)
 
 
 def marginal_density_figure(samples: np.ndarray, pair: tuple[int, int] = (0, 1),

@@ -4,7 +4,7 @@ import time
 
 import pytest
 import streamlit as st
-from app_helpers import APP, status, step_of
+from app_helpers import APP, run_until, status, step_of
 from streamlit.testing.v1 import AppTest
 
 import flowcore as fc
@@ -136,9 +136,10 @@ def test_a_drawing_becomes_the_dataset(app):
 
 
 def test_model_page_round_trips_an_uploaded_model(app, tmp_path):
-    trainer = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=20),
+    trainer = fc.Trainer(fc.FlowConfig(layers=2, hidden=16),
+                         fc.TrainConfig(steps=60, eval_seconds=0, eval_every=20),
                          fc.datasets.get("moons"))
-    trainer.step(20)
+    trainer.step(60)
     data = fc.to_bytes(trainer.best_flow(), info=trainer.info())
     app.switch_page("pages/model.py").run()
     assert not app.exception
@@ -150,6 +151,16 @@ def test_model_page_round_trips_an_uploaded_model(app, tmp_path):
     assert not app.exception
     assert app.selectbox(key="arch").value == "realnvp"
     assert app.number_input(key="layers").value == 2
+    # It goes on from the saved weights' step with their curve, under its own settings' label.
+    assert app.selectbox(key="preset").value == "custom"
+    app.switch_page("pages/train.py").run()
+    assert f"step {trainer.best_step:,}" in status(app)
+    app.button(key="train").click().run()
+    (job,) = live_jobs()
+    job.pause()
+    saved = [r["step"] for r in trainer.history if r["step"] <= trainer.best_step]
+    assert [r["step"] for r in job.trainer.history][: len(saved)] == saved
+    assert job.trainer.step_count >= trainer.best_step > 0
 
 
 def test_model_page_rejects_a_bad_file_and_keeps_working(app):
@@ -198,3 +209,19 @@ def test_sidebar_values_survive_a_page_switch(app):
     assert not app.exception
     assert app.number_input(key="lr").value == pytest.approx(2e-3)
     assert app.selectbox(key="arch").value == "maf"
+
+
+def test_a_stop_target_ends_the_run_and_says_so(app):
+    assert app.selectbox(key="stop_at").options == ["no target", "KL to truth ≤", "NLL ≤"]
+    app.selectbox(key="stop_at").set_value("nll").run()
+    app.number_input(key="stop_below").set_value(50.0).run()  # met at the first evaluation
+    assert not app.exception and not app.error
+    app.button(key="train").click().run()
+    assert run_until(app, lambda at: "finished" in status(at))
+    (note,) = [s.value for s in app.success if "Reached the target" in s.value]
+    assert f"step {step_of(app):,}" in note and "validation NLL" in note
+    # A target out of reach, set live, lets the same run go on.
+    app.number_input(key="stop_below").set_value(-50.0).run()
+    app.button(key="train").click().run()
+    assert run_until(app, lambda at: "running" in status(at))
+    assert not any("Reached the target" in s.value for s in app.success)

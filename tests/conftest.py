@@ -1,5 +1,9 @@
 import pytest
 import torch
+from helpers import build_elementwise
+
+from flowcore import flows
+from flowcore.flows import Architecture
 
 # Scripts the distributed tests launch under torchrun, not test modules: importing one (as
 # --doctest-modules would) runs a training.
@@ -20,6 +24,15 @@ def _float64_and_seeded():
 def float32():
     """The app trains in float32, as users get it."""
     torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture
+def elementwise():
+    """The one place the extra architecture is registered (and removed again)."""
+    arch = flows.register(Architecture("elementwise", "Elementwise affine", build_elementwise,
+                                       min_weights=lambda config: 2 * config.layers * config.dim))
+    yield arch
+    flows.unregister("elementwise")
 
 
 # -- the app's tests (tests/app/) ------------------------------------------------------------------

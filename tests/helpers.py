@@ -6,6 +6,7 @@ import struct
 import torch
 
 import flowcore as fc
+from flowcore.flows import FlowLayer
 
 ARCHS = fc.ARCHITECTURES
 
@@ -29,3 +30,30 @@ def rewrite_header(data: bytes, edit) -> bytes:
     edit(header)
     raw = json.dumps(header).encode()
     return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
+
+
+# An extra architecture, registered by conftest's `elementwise` fixture (tests/test_registry.py,
+# tests/app/test_registry_app.py).
+class ElementwiseAffine(FlowLayer):
+    r"""``z = x * exp(log_scale) + shift``, the same for every point: the smallest flow layer.
+    It starts away from the identity, so training has something to undo."""
+
+    label = "elementwise affine"
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.log_scale = torch.nn.Parameter(torch.full((dim,), 0.5))
+        self.shift = torch.nn.Parameter(torch.full((dim,), 0.3))
+
+    def forward(self, x):
+        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.sum().expand(len(x))
+
+    def inverse(self, z):
+        return (z - self.shift) * torch.exp(-self.log_scale)
+
+    def scale_shift(self, x):
+        return self.log_scale.expand_as(x), self.shift.expand_as(x)
+
+
+def build_elementwise(config: fc.FlowConfig) -> fc.Flow:
+    return fc.Flow(config, [ElementwiseAffine(config.dim) for _ in range(config.layers)])

@@ -9,41 +9,7 @@ from helpers import rewrite_header
 
 import flowcore as fc
 from flowcore import analysis, flows
-from flowcore.flows import Architecture, FlowLayer
-
-
-class ElementwiseAffine(FlowLayer):
-    r"""``z = x * exp(log_scale) + shift``, the same for every point: the smallest flow layer.
-    It starts away from the identity, so training has something to undo."""
-
-    label = "elementwise affine"
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.log_scale = torch.nn.Parameter(torch.full((dim,), 0.5))
-        self.shift = torch.nn.Parameter(torch.full((dim,), 0.3))
-
-    def forward(self, x):
-        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.sum().expand(len(x))
-
-    def inverse(self, z):
-        return (z - self.shift) * torch.exp(-self.log_scale)
-
-    def scale_shift(self, x):
-        return self.log_scale.expand_as(x), self.shift.expand_as(x)
-
-
-def build_elementwise(config: fc.FlowConfig) -> fc.Flow:
-    return fc.Flow(config, [ElementwiseAffine(config.dim) for _ in range(config.layers)])
-
-
-@pytest.fixture
-def elementwise():
-    """The one place the extra architecture is registered (and removed again)."""
-    arch = flows.register(Architecture("elementwise", "Elementwise affine", build_elementwise,
-                                       min_weights=lambda config: 2 * config.layers * config.dim))
-    yield arch
-    flows.unregister("elementwise")
+from flowcore.flows import FlowLayer
 
 
 def test_the_builtin_architectures_are_registered_in_the_configs_order():

@@ -180,9 +180,10 @@ def marginal_density_figure(samples: np.ndarray, pair: tuple[int, int] = (0, 1),
                                  name="data", marker={"color": "white", "size": 3,
                                                       "line": {"width": 0}}, opacity=0.6,
                                  hoverinfo="skip"))
-    title = (f"model's marginal density of ({names[i]}, {names[j]}), estimated from "
-             f"{len(points):,} samples (KDE)")
-    return go.Figure(data=traces, layout=layout("marginal", title, names[i], names[j]))
+    title = (f"model's marginal density of ({names[i]}, {names[j]}),<br>estimated from "
+             f"{len(points):,} samples (KDE)")  # two lines: it fits a half-width panel
+    return go.Figure(data=traces, layout=layout("marginal", title, names[i], names[j],
+                                                margin={"t": 60}))
 
 
 def _columns(columns: Sequence[int] | None, dim: int) -> list[int]:

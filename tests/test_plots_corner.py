@@ -73,3 +73,15 @@ def test_nll_figure_draws_the_baselines_as_lines():
     lines = [t for t in fig.data if t.name and t.name.endswith(": test")]
     assert [float(t.y[0]) for t in lines] == pytest.approx([2.5, 2.4])
     assert [float(x) for x in lines[0].x] == [0.0, 100.0]
+
+
+def test_corner_figure_shares_a_marker_budget_among_its_cells():
+    rng = np.random.default_rng(2)
+    data, model = rng.normal(size=(3000, 8)), rng.normal(size=(3000, 8))
+    fig = plots.corner_figure(data, model)
+    scatter = [t for t in fig.data if t.type == "scatter"]
+    assert len(scatter) == 2 * 28  # 8 columns: 28 pairs, two clouds each
+    assert sum(len(t.x) for t in scatter) <= plots.corner.CORNER_MARKERS
+    assert min(len(t.x) for t in scatter) >= 200  # still a cloud in every cell
+    # The diagonal's histograms keep more points than one scatter cell: they cost no markers.
+    assert all(len(t.x) == plots.corner.CORNER_POINTS for t in fig.data if t.type == "histogram")

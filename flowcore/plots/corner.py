@@ -26,14 +26,18 @@ from flowcore.config import check_range
 from flowcore.plots.style import DATA_COLOUR, DENSITY_SCALE, MODEL_COLOUR, f32, layout
 
 MAX_CORNER_COLUMNS = 8  # an 8 × 8 grid is the most that stays legible in one panel
-CORNER_POINTS = 1000  # points per cloud in each scatter cell
+CORNER_POINTS = 1000  # points per cloud in each histogram, and in each scatter cell at most
+# Markers in all scatter cells together: the browser draws each one (SVG), so 8 columns (28
+# cells × 2 clouds × 1000 points) shipped 1.7 MB and 56k markers every refresh. With this budget
+# each cloud has about 14000 / (2 × cells) points per cell (1000 up to 4 columns, 250 at 8).
+CORNER_MARKERS = 14_000
 MARGINAL_SAMPLES = 2000  # model samples the 2-D marginal's KDE is built from (at most)
 LATENT_SEED = 0
 
 
 def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | None = None,
                   names: Sequence[str] | None = None, labels: tuple[str, str] = ("data", "model"),
-                  max_points: int = CORNER_POINTS, panel: str = "corner",
+                  max_points: int | None = None, panel: str = "corner",
                   title: str = "data and model samples, pair by pair",
                   height: int | None = None) -> go.Figure:
     r"""A corner plot of two point clouds over the chosen columns.
@@ -43,7 +47,8 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
         columns: which columns (0-based), at most ``MAX_CORNER_COLUMNS``; default the first ones.
         names: a name per column of the arrays (default ``x1, x2, ...``).
         labels: the legend names of the two clouds.
-        max_points: each cloud is thinned to this many points per cell.
+        max_points: each cloud is thinned to this many points per scatter cell (default: a
+            share of ``CORNER_MARKERS``, at most ``CORNER_POINTS``).
         height: the figure's height in pixels, its width then follows the page (default: a
             square of 140 pixels per column, plus margins).
 
@@ -58,10 +63,12 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
     dim = data.shape[1]
     chosen = _columns(columns, dim)
     names = list(names) if names is not None else [f"x{j + 1}" for j in range(dim)]
-    clouds = [(cloud[thin(finite_rows(cloud), max_points)], label, colour)
+    k = len(chosen)
+    if max_points is None:
+        max_points = min(CORNER_POINTS, CORNER_MARKERS // max(1, k * (k - 1)))
+    clouds = [(cloud[thin(finite_rows(cloud), CORNER_POINTS)], label, colour)
               for cloud, label, colour in ((data, labels[0], DATA_COLOUR),
                                            (model, labels[1], MODEL_COLOUR))]
-    k = len(chosen)
     traces, axes = [], _lower_triangle_axes([names[c] for c in chosen])
     for row, i in enumerate(chosen):
         for col, j in enumerate(chosen[: row + 1]):
@@ -75,7 +82,8 @@ def corner_figure(data: np.ndarray, model: np.ndarray, columns: Sequence[int] | 
                                                **cell))
                 else:
                     cell["marker"].update(size=2.5, line={"width": 0})
-                    traces.append(go.Scatter(x=f32(cloud[:, j]), y=f32(cloud[:, i]),
+                    few = cloud[thin(np.arange(len(cloud)), max_points)]
+                    traces.append(go.Scatter(x=f32(few[:, j]), y=f32(few[:, i]),
                                              mode="markers", showlegend=False, hoverinfo="skip",
                                              opacity=0.5 if number else 0.6, **cell))
     if height is None:
@@ -129,7 +137,7 @@ def _domain(low: float, high: float) -> list[float]:
 
 
 def latent_corner_figure(z: np.ndarray, columns: Sequence[int] | None = None,
-                         max_points: int = CORNER_POINTS, seed: int = LATENT_SEED,
+                         max_points: int | None = None, seed: int = LATENT_SEED,
                          height: int | None = None) -> go.Figure:
     r"""The push-forward ``z = f(x)`` of data against draws of the prior ``N(0, I)``, as a corner
     plot: where training succeeded the two clouds look alike in every pair. The arguments are

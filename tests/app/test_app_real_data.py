@@ -176,3 +176,18 @@ def test_the_other_pages_take_a_wine_model(app, page):
     app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not chart_problems(app), chart_problems(app)
+
+
+def test_choices_kept_from_a_wider_dataset_fall_back_to_the_defaults(app):
+    app.selectbox(key="dataset").select("digits").run()  # no steps yet: the run follows at once
+    app.multiselect(key=panels.COLUMNS_KEY).set_value([40, 50]).run()
+    app.selectbox(key="marginal-x").select(60).run()
+    digits = fc.datasets.get("digits")
+    assert axis_titles(chart(app, "corner")) == [digits.columns[40], digits.columns[50]]
+    app.selectbox(key="dataset").select("wine").run()
+    assert not app.exception, [e.value for e in app.exception]
+    wine = fc.datasets.get("wine")
+    assert app.multiselect(key=panels.COLUMNS_KEY).value == [0, 1, 2, 3]
+    assert axis_titles(chart(app, "corner")) == list(wine.columns[:4])
+    title = chart(app, "marginal")["layout"]["title"]["text"]
+    assert f"({wine.columns[0]}, {wine.columns[1]})" in title

@@ -305,8 +305,11 @@ def _draw_corners(job: fc.TrainingJob, status_box, every, running: bool) -> None
         pair, overlay = _pair_picker(len(names), names)
         if pair[0] == pair[1]:
             st.info("Choose two different columns for the marginal density.")
-        else:
+            return
+        try:
             _chart("marginal", _marginal(job, snap, pair, overlay, names))
+        except ValueError as err:  # too few finite samples (a model far from trained)
+            st.warning(f"The marginal cannot be drawn yet: {err}. Train on, or Reset.")
 
     @every(HEATMAP_REFRESH_SECONDS)
     def corners() -> None:

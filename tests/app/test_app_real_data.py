@@ -191,3 +191,20 @@ def test_choices_kept_from_a_wider_dataset_fall_back_to_the_defaults(app):
     assert axis_titles(chart(app, "corner")) == list(wine.columns[:4])
     title = chart(app, "marginal")["layout"]["title"]["text"]
     assert f"({wine.columns[0]}, {wine.columns[1]})" in title
+
+
+def test_a_model_with_non_finite_samples_gets_a_message_not_a_crash(app, monkeypatch):
+    from flowcore import analysis
+
+    real = analysis.panel_data
+
+    def broken(flow, data, n, seed=0):
+        panels_ = real(flow, data, n, seed)
+        return panels_._replace(samples=np.full_like(panels_.samples, np.nan))
+
+    monkeypatch.setattr(analysis, "panel_data", broken)
+    _pick(app, "wine", steps=1)
+    assert "The marginal cannot be drawn yet" in texts(app)
+    assert "finite samples" in texts(app)
+    assert {"corner", "latent-corner", "nll"} <= keys_shown(app)
+    assert not chart_problems(app), chart_problems(app)

@@ -40,40 +40,79 @@ STALE_GOAL = 0.05  # the most of the time a panel may be greyed out
 ANSWER_GOAL_S = 0.5
 PANELS = ("density", "samples", "latent", "nll")
 
-#: Installed in the page: counts redraws and stale time per panel from DOM mutations, so the
-#: numbers do not depend on how often a busy browser runs a polling timer.
+#: Installed in the page, per panel:
+#: - ``redraws``: draws that show the panel new data (a fingerprint of its traces' values
+#:   changed), whether the chart was updated in place or mounted anew; a resize, a hover or a
+#:   re-render of the same figure does not count;
+#: - ``staleMs``: the time its cell carries Streamlit's stale mark (``data-stale``), from DOM
+#:   mutations, so the figure does not depend on how often a busy browser runs a timer;
+#: - ``greyMs``: the part of that time the cell is visibly fading: Streamlit's stale style waits
+#:   ``transition-delay`` (read from the page, 0.5 s in Streamlit 1.67) before it starts to
+#:   fade, so a mark shorter than that greys nothing.
 LIVE_VIEW_PROBE = """(keys) => {
-  const probe = {redraws: {}, staleMs: {}, staleSince: {}, start: performance.now()};
-  keys.forEach(k => { probe.redraws[k] = 0; probe.staleMs[k] = 0; probe.staleSince[k] = null; });
-  const cellOf = (node) => {
-    for (let el = node; el && el !== document.body; el = el.parentElement) {
-      for (const k of keys) if (el.classList && el.classList.contains('st-key-' + k)) return k;
-    }
-    return null;
-  };
-  const isStale = (k) => {
+  const probe = {redraws: {}, staleMs: {}, greyMs: {}, staleSince: {}, delay: {},
+                 start: performance.now()};
+  keys.forEach(k => { probe.redraws[k] = 0; probe.staleMs[k] = 0; probe.greyMs[k] = 0;
+                      probe.staleSince[k] = null; probe.delay[k] = 0; });
+  const staleElement = (k) => {
     const cell = document.querySelector('.st-key-' + k);
-    if (!cell) return false;
+    if (!cell) return null;
     for (let el = cell; el; el = el.parentElement) {
-      if (el.getAttribute && el.getAttribute('data-stale') === 'true') return true;
+      if (el.getAttribute && el.getAttribute('data-stale') === 'true') return el;
     }
-    return !!cell.querySelector('[data-stale="true"]');
+    return cell.querySelector('[data-stale="true"]');
   };
-  const touched = new Set();
-  new MutationObserver((records) => {
-    touched.clear();
-    for (const r of records) {
-      const k = cellOf(r.target);
-      const inPlot = r.target.closest && r.target.closest('svg');
-      if (k && r.type === 'childList' && inPlot) touched.add(k);
+  const seconds = (css) => Math.max(...css.split(',').map(
+    t => t.trim().endsWith('ms') ? parseFloat(t) / 1000 : parseFloat(t) || 0));
+  // A fingerprint of what a chart shows: a few values and the length of each trace's x, y and
+  // (a heatmap's middle row of) z, as arrays, typed arrays or Plotly's base64 {bdata}.
+  const part = (v) => {
+    if (v == null) return '';
+    if (typeof v === 'object' && typeof v.bdata === 'string') {
+      return v.bdata.slice(-96) + v.bdata.length;
     }
-    touched.forEach(k => probe.redraws[k] += 1);
+    if (Array.isArray(v) && Array.isArray(v[0])) return part(v[v.length >> 1]) + ':' + v.length;
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+      return Array.from(v.slice(-24)).join(',') + ':' + v.length;
+    }
+    return String(v);
+  };
+  const fingerprint = (gd) => (gd.data || []).map(
+    t => [t.x, t.y, t.z].map(part).join('|')).join(';');
+  // Streamlit 1.67 sometimes updates a chart in place and sometimes mounts a new one (a chart's
+  // element id hashes its figure), and re-renders can redraw unchanged data: a redraw counts
+  // when the panel shows data it did not show before, whichever chart element draws it.
+  const bound = new WeakSet(), shown = {};
+  const seen = (k, gd, counting) => {
+    const now = fingerprint(gd);
+    if (now === shown[k]) return;
+    if (counting && shown[k] !== undefined) probe.redraws[k] += 1;
+    shown[k] = now;
+  };
+  const bind = (counting) => {
+    for (const k of keys) {
+      for (const gd of document.querySelectorAll('.st-key-' + k + ' .js-plotly-plot')) {
+        if (bound.has(gd) || !gd.on) continue;
+        bound.add(gd);
+        if (gd._fullData) seen(k, gd, counting);
+        gd.on('plotly_afterplot', () => seen(k, gd, true));
+      }
+    }
+  };
+  bind(false);  // the charts already drawn when the probe starts
+  new MutationObserver(() => {
+    bind(true);
     const now = performance.now();
     for (const k of keys) {
-      const stale = isStale(k);
-      if (stale && probe.staleSince[k] === null) probe.staleSince[k] = now;
-      if (!stale && probe.staleSince[k] !== null) {
-        probe.staleMs[k] += now - probe.staleSince[k];
+      const el = staleElement(k);
+      if (el && probe.staleSince[k] === null) {
+        probe.staleSince[k] = now;
+        probe.delay[k] = 1000 * seconds(getComputedStyle(el).transitionDelay || '0s');
+      }
+      if (!el && probe.staleSince[k] !== null) {
+        const held = now - probe.staleSince[k];
+        probe.staleMs[k] += held;
+        probe.greyMs[k] += Math.max(0, held - probe.delay[k]);
         probe.staleSince[k] = null;
       }
     }
@@ -83,13 +122,14 @@ LIVE_VIEW_PROBE = """(keys) => {
 }"""
 
 READ_PROBE = """(keys) => {
-  const p = window.liveViewProbe, now = performance.now();
-  const stale = {};
+  const p = window.liveViewProbe, now = performance.now(), total = now - p.start;
+  const stale = {}, grey = {};
   for (const k of keys) {
     const open = p.staleSince[k] === null ? 0 : now - p.staleSince[k];
-    stale[k] = (p.staleMs[k] + open) / (now - p.start);
+    stale[k] = (p.staleMs[k] + open) / total;
+    grey[k] = (p.greyMs[k] + Math.max(0, open - p.delay[k])) / total;
   }
-  return {redraws: p.redraws, stale, seconds: (now - p.start) / 1000};
+  return {redraws: p.redraws, stale, grey, seconds: total / 1000};
 }"""
 
 
@@ -218,6 +258,7 @@ def run(profile: Profile) -> dict[str, Any]:
                 "redraws": {k: median([pg["redraws"][k] * seconds / pg["seconds"] for pg in pages])
                             for k in PANELS},
                 "stale": {k: median([pg["stale"][k] for pg in pages]) for k in PANELS},
+                "grey": {k: median([pg["grey"][k] for pg in pages]) for k in PANELS},
             }
         answers = _answer_times(browser, url, 5)
         result["answer_s"] = {"median": median(answers), "worst": max(answers), "all": answers}

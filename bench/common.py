@@ -9,12 +9,14 @@ Peers are trained by the same Trainer (see :mod:`bench.peers`), so they are cloc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,13 @@ class Profile:
         maf_dims: dimensions for the MAF sampling-versus-dimension table.
         figure_repeats: repeats of each figure build timing.
         entropy_check_n: samples of an independent Monte Carlo check of the task's entropy.
+        fixed_goal_seconds: the ``--max-seconds`` of each ``flowcore train --data
+            moons3000.csv`` run (the issue's goal: 30 and 60).
+        fixed_table_seconds: training seconds per row of the fixed-data table.
+        real_data_scale: fraction of :data:`bench.real_data.PLAN`'s budgets (at least 1 s).
+        real_data_names: the real datasets trained.
+        scale_rows: rows of the large table (10⁶ × 64 in the issue).
+        ddp_steps: steps of each run of the 1- and 2-process comparison.
     """
 
     name: str
@@ -81,6 +90,12 @@ class Profile:
     maf_dims: tuple[int, ...]
     figure_repeats: int
     entropy_check_n: int
+    fixed_goal_seconds: tuple[float, ...]
+    fixed_table_seconds: float
+    real_data_scale: float
+    real_data_names: tuple[str, ...]
+    scale_rows: int
+    ddp_steps: int
 
 
 PROFILES: dict[str, Profile] = {
@@ -89,14 +104,18 @@ PROFILES: dict[str, Profile] = {
         table_seconds=1.5, table_workers=2, table_evals=1, table_n_test=5000,
         throughput_rounds=2, throughput_window=0.1, throughput_warmup=2,
         sampling_repeats=1, sampling_n=20_000, grid_side=200, maf_dims=(2, 4, 8),
-        figure_repeats=3, entropy_check_n=100_000,
+        figure_repeats=3, entropy_check_n=100_000, fixed_goal_seconds=(2.0, 4.0),
+        fixed_table_seconds=2.0, real_data_scale=0.02, real_data_names=("wine",),
+        scale_rows=20_000, ddp_steps=5,
     ),
     "full": Profile(
         name="full", ttq_seconds=60.0, ttq_slice=1.0, eval_first=0.25, eval_growth=1.08,
         table_seconds=12.0, table_workers=2, table_evals=6, table_n_test=N_TEST,
         throughput_rounds=5, throughput_window=0.3, throughput_warmup=20,
         sampling_repeats=3, sampling_n=100_000, grid_side=400, maf_dims=(2, 4, 8, 16),
-        figure_repeats=7, entropy_check_n=1_000_000,
+        figure_repeats=7, entropy_check_n=1_000_000, fixed_goal_seconds=(30.0, 60.0),
+        fixed_table_seconds=20.0, real_data_scale=0.25,
+        real_data_names=("digits", "wine", "breast_cancer"), scale_rows=1_000_000, ddp_steps=60,
     ),
 }
 
@@ -156,6 +175,35 @@ def entropy_check(dataset, n: int, seed: int = 7_000_000) -> tuple[float, float]
         nll.append(-dataset.log_density(dataset.sample(min(20_000, n - start), seed=seed + i)))
     values = np.concatenate(nll)
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
+
+
+@functools.cache
+def external_test() -> tuple[torch.Tensor, np.ndarray]:
+    r"""The seed task's external test set, ``make_moons(20000, noise=0.05, random_state=1)``, and
+    the true moons log-density at its points (issue 11): it chose nothing in any run."""
+    from sklearn.datasets import make_moons
+
+    x = make_moons(N_TEST, noise=TASK_NOISE, random_state=1)[0]
+    log_p = fc.datasets.get(TASK_DATASET, noise=TASK_NOISE).log_density(x)
+    return torch.from_numpy(x.astype(np.float32)), log_p
+
+
+def external_kl(flow: torch.nn.Module) -> tuple[float, float]:
+    r"""Paired KL of ``flow`` on :func:`external_test`: the mean of ``log p(x) - log q(x)`` over
+    its points, and its standard error (nats). ``flow.log_prob`` is in the data's units (the
+    standardisation is the flow's first layer), as the true density is."""
+    x, log_p = external_test()
+    with torch.no_grad():
+        gap = log_p - flow.log_prob(x).double().numpy()
+    return float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(gap.size))
+
+
+def task_points(n: int = N_TRAIN) -> np.ndarray:
+    r"""The seed task's fixed points, ``make_moons(n, noise=0.05, random_state=0)``: what a user's
+    ``moons3000.csv`` holds (flowcore's moons with seed 0 draws the same points)."""
+    from sklearn.datasets import make_moons
+
+    return make_moons(n, noise=TASK_NOISE, random_state=SEED)[0]
 
 
 def count_parameters(module: torch.nn.Module) -> int:
@@ -246,6 +294,17 @@ def peak_rss_mib() -> float | None:
 
 
 # -- timing and files ------------------------------------------------------------------------
+def markdown_table(header: list[str], rows: Iterable[list[str]],
+                   align: str | None = None) -> list[str]:
+    """A Markdown table's lines (and a blank line); ``align`` has one of ``l r c`` a column."""
+    align = align or "l" + "r" * (len(header) - 1)
+    marks = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(header) + " |",
+             "| " + " | ".join(marks[a] for a in align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
 def median(values: list[float]) -> float:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.median(finite)) if finite else math.nan

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.common import read_results
+from bench import fixed_data, real_data, scale
+from bench.common import markdown_table, read_results
 
 Results = dict[str, Any]
 
@@ -40,13 +40,7 @@ def _mib(value: float | None) -> str:
     return "—" if value is None else f"{max(0.0, value):.0f} MiB"
 
 
-def _table(header: list[str], rows: Iterable[list[str]], align: str | None = None) -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    marks = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = ["| " + " | ".join(header) + " |",
-             "| " + " | ".join(marks[a] for a in align) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines + [""]
+_table = markdown_table
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -160,8 +154,9 @@ def _headline(results: Results) -> list[str]:
                 f"- **{name} → CLI defaults, time to KL ≤ 0.06:** {_seconds(t_seed)}"
                 f" → {_seconds(t_defaults)} ({text}; goal ≥ 5×).")
             lines.append(
-                f"- **Best KL within {budget:g} s:** seed {_num(seed['best_kl'], 3)}, CLI defaults "
-                f"{_num(defaults['best_kl'], 3)} nats (goal: defaults ≤ 0.03).")
+                f"- **KL after {budget:g} s** (the weights kept on validation): seed "
+                f"{_num(seed['best_kl'], 3)}, CLI defaults {_num(defaults['best_kl'], 3)} nats "
+                "(goal: defaults ≤ 0.03).")
             peers = [r for r in ttq["rows"] if r["library"] != "flowcore"]
             if peers:
                 parts = [f"{r['label']}: {_speedup(r, defaults, '0.06', budget)[1]}"
@@ -211,24 +206,28 @@ def _time_to_quality(ttq: Results | None) -> list[str]:
     se = ttq.get("entropy_se")
     lines += [
         f"Moons (noise {d['noise']}), {d['n_train']} fixed training points (seed {d['seed']}), "
-        f"{d['n_test']:,} held-out points. KL = held-out NLL − true entropy "
-        f"({ttq['entropy']:.4f} nats{f' ± {se:.4f}' if se else ''}, flowcore's estimate). "
+        f"{d['n_test']:,} test points. KL = the mean of log p − log q over the test points "
+        "(paired, so it needs no entropy; test NLL = their mean −log p + KL; the true entropy "
+        f"is {ttq['entropy']:.4f} nats{f' ± {se:.4f}' if se else ''}). "
         f"Times are training seconds: {ttq['clock'].split(';')[1].strip()}. Each row trains for "
-        f"{budget:g} s; rows train in a round robin. A time is the first held-out evaluation at "
-        f"or below the threshold (evaluations at {len(ttq['eval_times'])} times: every "
-        f"{ttq['eval_times'][0]:g} s at first, then geometrically spaced).",
+        f"{budget:g} s; rows train in a round robin. At {len(ttq['eval_times'])} times (every "
+        f"{ttq['eval_times'][0]:g} s at first, then geometrically spaced) the Trainer scores its "
+        "weights on a validation sample and keeps the best; every KL below is that of the *kept* "
+        "weights on the test points, which chose nothing. A time is the first evaluation at "
+        "which the kept weights are at or below the threshold.",
         "",
     ]
     check = ttq.get("entropy_check")
     if check:
         shift = ttq["entropy"] - check["entropy"]
         lines += [f"Check of the entropy: an independent estimate from {check['n']:,} samples "
-                  f"gives {check['entropy']:.4f} ± {check['se']:.4f} nats, so every KL below "
-                  f"would move by {shift:+.4f} nats with it (the same shift for every row).", ""]
+                  f"gives {check['entropy']:.4f} ± {check['se']:.4f} nats ({shift:+.4f} from "
+                  "the table's).", ""]
     rows = _ttq_lookup(ttq)
     seed = rows.get("seed")
     header = ["Row", "Params", "Steps/s", *[f"t(KL ≤ {t:.2f})" for t in ttq["thresholds"]],
-              f"Best KL in {budget:g} s (at)", "KL at end", "Seed t(0.06) ÷ row's"]
+              f"Kept KL at {budget:g} s (trained at)", "Last weights' KL",
+              "Seed t(0.06) ÷ row's"]
     body = []
     for row in ttq["rows"]:
         times = [_seconds(_time_to(row, f"{t:.2f}")) for t in ttq["thresholds"]]
@@ -331,13 +330,14 @@ def _kl_table(kl: Results | None) -> list[str]:
     if not kl:
         return lines + ["Not run.", ""]
     lines += [
-        f"Best held-out KL (nats, lower is better; {kl['n_test']:,} held-out points) after "
-        f"{kl['budget_s']:g} training seconds, fresh samples every step, each architecture at "
+        f"Paired test KL (nats, lower is better; {kl['n_test']:,} test points) of the weights "
+        f"kept on validation after {kl['budget_s']:g} training seconds "
+        f"({kl['evals_per_cell']} evaluations), fresh samples every step, each architecture at "
         f"its good settings and the good recipe. The {len(kl['cells'])} cells ran in "
         f"{kl['workers']} worker processes of {kl['threads_per_worker']} torch thread each. "
-        "**Bold** = the best architecture for that dataset. The entropy's ± is the standard "
-        "error of flowcore's Monte Carlo estimate (0 where it is exact); differences smaller "
-        "than about 0.01 nats are within noise.",
+        "**Bold** = the best architecture for that dataset. The entropy's ± is its standard "
+        "error (0 where it is exact; the table of `bench/entropies.py` at the default "
+        "parameters); differences smaller than about 0.01 nats are within noise.",
         "",
     ]
     archs = list(kl["archs"])
@@ -349,7 +349,7 @@ def _kl_table(kl: Results | None) -> list[str]:
         best = min(finite) if finite else None
         first = next((c for c in kl["cells"] if c["dataset"] == name), None)
         entropy = "—" if first is None else (
-            f"{first['entropy']:.3f}" + (f" ± {first['entropy_se']:.3f}"
+            f"{first['entropy']:.4f}" + (f" ± {first['entropy_se']:.4f}"
                                          if first.get("entropy_se") else ""))
         row = [name, entropy]
         for a in archs:
@@ -470,11 +470,14 @@ def _seed_curve(sc: Results | None) -> list[str]:
 def render(results: Results) -> str:
     parts = [_header(results), _machine(results), _headline(results),
              _seed_curve(results.get("seed_curve")),
+             fixed_data.render(results.get("fixed_data")),
              _time_to_quality(results.get("time_to_quality")),
              _throughput(results.get("throughput")),
              _kl_table(results.get("kl_table")),
              _dashboard(results.get("dashboard"), results.get("live_view")),
-             _sampling(results.get("sampling"))]
+             _sampling(results.get("sampling")),
+             real_data.render(results.get("real_data")),
+             scale.render(results.get("scale"))]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 

@@ -23,10 +23,13 @@ import torch
 from bench import (
     common,
     dashboard,
+    fixed_data,
     kl_table,
     live_view,
+    real_data,
     report,
     sampling,
+    scale,
     seed_curve,
     throughput,
     time_to_quality,
@@ -41,6 +44,9 @@ SECTIONS = {
     "time_to_quality": time_to_quality.run,
     "kl_table": kl_table.run,
     "seed_curve": seed_curve.run,
+    "fixed_data": fixed_data.run,
+    "real_data": real_data.run,
+    "scale": scale.run,
 }
 # Rough wall-clock cost of the parts that are not fixed training budgets, per profile
 # (sampling, figures, warm-ups, memory probe, worker start-up, entropies) on a 2-core machine.
@@ -59,6 +65,15 @@ def planned_seconds(profile: common.Profile, sections: list[str]) -> float:
         total += 2 * 800 / 13.0  # two curves of 800 full-batch steps at the seed's ~13 steps/s
     if "throughput" in sections:
         total += 2 * 17 * profile.throughput_rounds * profile.throughput_window
+    if "fixed_data" in sections:  # the CLI runs (plus start-up), then the table's six rows
+        total += sum(s + 5 for s in profile.fixed_goal_seconds)
+        total += 6 * profile.fixed_table_seconds * _EVAL_OVERHEAD
+    if "real_data" in sections:
+        total += sum(max(1.0, real_data.PLAN[n][0] * profile.real_data_scale) * len(
+            real_data.PLAN[n][1]) + 5 for n in profile.real_data_names)
+    if "scale" in sections:  # writing the table (about 1 min per 10^6 rows), 2 CLI runs, DDP
+        total += 60 * profile.scale_rows / 1e6 + 2 * 45 * profile.scale_rows / 1e6 + 20
+        total += 2 * profile.ddp_steps / 8.0
     return total
 
 

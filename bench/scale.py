@@ -57,14 +57,15 @@ def _peak_rss_of(command: list[str]) -> dict:
     return json.loads(done.stdout)
 
 
-def large_file(path: Path, workdir: Path) -> dict:
+def large_file(path: Path, workdir: Path, rows: int = ROWS) -> dict:
     out = workdir / f"model_{path.suffix[1:]}.safetensors"
     command = [sys.executable, "-m", "flowcore", "train", "--data", str(path), "--arch", "realnvp",
                "--layers", "4", "--hidden", "64", "--steps", "20", "--batch-size", "1024",
-               "--n-train", "100000", "--device", "cpu", "--out", str(out), "--json"]
+               "--n-train", str(min(rows, 100_000)), "--device", "cpu", "--out", str(out), "--json"]
     result = _peak_rss_of(command)
     result.update(file=path.name, file_mb=round(path.stat().st_size / 2**20, 1),
-                  table_mb_float32=round(ROWS * COLUMNS * 4 / 2**20, 1))
+                  rows=rows, columns=COLUMNS,
+                  table_mb_float32=round(rows * COLUMNS * 4 / 2**20, 1))
     return result
 
 
@@ -96,27 +97,70 @@ def ddp_throughput(workdir: Path, steps: int) -> dict:
             "note": "1 thread per process (the 1-process run too), same global batch"}
 
 
+def measure(workdir: Path, only: set[str], rows: int = ROWS, ddp_steps: int = 100) -> dict:
+    """The figures of the parts named in ``only``; the tables are made once under ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    result: dict = {"machine": f"{platform.processor() or platform.machine()}, "
+                               f"{os.cpu_count()} cores",
+                    "load_average": list(os.getloadavg())}
+    if only & {"large_csv", "large_npy"}:
+        started = time.perf_counter()
+        csv, npy = make_table(workdir, rows)
+        result["table_made_s"] = round(time.perf_counter() - started, 1)
+        for part, path in (("large_csv", csv), ("large_npy", npy)):
+            if part in only:
+                result[part] = large_file(path, workdir, rows)
+    if "ddp_throughput" in only:
+        result["ddp_throughput"] = ddp_throughput(workdir, ddp_steps)
+    return result
+
+
+def run(profile) -> dict:
+    """``bench.run``'s section: the profile's table size and steps."""
+    workdir = Path("/tmp/flowcore_bench_scale")
+    return measure(workdir, {"large_csv", "large_npy", "ddp_throughput"}, profile.scale_rows,
+                   profile.ddp_steps)
+
+
+def render(sc: dict | None) -> list[str]:
+    """The report's section (see :mod:`bench.report`)."""
+    from bench.common import markdown_table
+
+    lines = ["## 7. Large files and two processes", ""]
+    if not sc:
+        return lines + ["Not run (`--only scale`).", ""]
+    files = [sc[k] for k in ("large_csv", "large_npy") if k in sc]
+    if files:
+        f0 = files[0]
+        lines += [f"`flowcore train --data FILE --n-train {min(f0['rows'], 100_000):,} --steps 20 "
+                  f"--batch-size 1024` (RealNVP 4×64) on a {f0['rows']:,} × {f0['columns']} "
+                  f"table (float32: {f0['table_mb_float32']:.0f} MB), peak RSS of the process "
+                  "(`getrusage` of the child). Target for 10⁶ × 64: under 3 GB. The RSS "
+                  "includes Python, torch and pandas themselves.", ""]
+        body = [[f["file"], f"{f['file_mb']:,.0f} MB", f"**{f['peak_rss_mb']:,.0f} MB**",
+                 f"{f['wall_s']:.0f} s"] for f in files]
+        lines += markdown_table(["File", "Size on disk", "Peak RSS", "Wall time"], body, "lrrr")
+    ddp = sc.get("ddp_throughput")
+    if ddp:
+        runs = ddp["runs"]
+        lines += [f"RealNVP 6×128 on 16-D data, global batch {ddp['global_batch']}, "
+                  f"{runs['1_process']['steps']} steps, 1 thread per process, training time "
+                  f"only; load average at the start {sc['load_average'][0]:.2f} (up to 2× is "
+                  "possible on 2 idle cores).", ""]
+        body = [["1 process", f"{runs['1_process']['steps_per_s']:.2f}"],
+                ["2 processes (torchrun, DDP, gloo)", f"{runs['2_processes']['steps_per_s']:.2f}"],
+                ["**ratio**", f"**{ddp['ratio']:.2f}×**"]]
+        lines += markdown_table(["Run", "Steps/s"], body)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/flowcore_bench_scale")
     parser.add_argument("--ddp-steps", type=int, default=100)
     parser.add_argument("--only", default="large_csv,large_npy,ddp_throughput")
     args = parser.parse_args()
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    only = set(args.only.split(","))
-    result: dict = {"machine": f"{platform.processor() or platform.machine()}, "
-                               f"{os.cpu_count()} cores"}
-    if only & {"large_csv", "large_npy"}:
-        started = time.perf_counter()
-        csv, npy = make_table(workdir)
-        result["table_made_s"] = round(time.perf_counter() - started, 1)
-        if "large_csv" in only:
-            result["large_csv"] = large_file(csv, workdir)
-        if "large_npy" in only:
-            result["large_npy"] = large_file(npy, workdir)
-    if "ddp_throughput" in only:
-        result["ddp_throughput"] = ddp_throughput(workdir, args.ddp_steps)
+    result = measure(Path(args.workdir), set(args.only.split(",")), ROWS, args.ddp_steps)
     print(json.dumps(result, indent=2))
 
 

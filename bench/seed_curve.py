@@ -9,14 +9,10 @@ error. The tutorial's figures are those measured in issue 11 with the tutorial's
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
-import numpy as np
-import torch
-
 import flowcore as fc
-from bench.common import Profile
+from bench.common import Profile, external_kl
 from flowcore.presets import PRESETS
 
 # The tutorial's own code on this task, KL in nats after N steps (issue 11).
@@ -26,23 +22,17 @@ TUTORIAL_KL = {100: 0.603, 200: 0.311, 300: 0.151, 400: 0.116, 500: 0.088, 600: 
 
 def curve(init: str, mask_order: str, steps: int = 800) -> list[dict[str, Any]]:
     """The seed preset, with the given init and mask order, KL every 100 steps."""
-    from sklearn.datasets import make_moons
-
     seed = PRESETS["seed"]
     dataset = fc.datasets.get("moons", noise=0.05)
     flow = dataclasses.replace(seed.flow, init=init, mask_order=mask_order)
     train = dataclasses.replace(seed.train, steps=steps, seed=0, eval_seconds=0.0,
                                 eval_every=100, n_val=10, n_test=10)
     trainer = fc.Trainer(flow, train, dataset)
-    x = make_moons(20000, noise=0.05, random_state=1)[0]
-    log_p, x = dataset.log_density(x), torch.from_numpy(x.astype(np.float32))
     points = []
     while trainer.step_count < steps and not trainer.stopped_reason:
         trainer.step(100)
-        with torch.no_grad():
-            gap = log_p - trainer.flow.log_prob(x).double().numpy()
-        points.append({"step": trainer.step_count, "kl": float(gap.mean()),
-                       "kl_se": float(gap.std(ddof=1) / math.sqrt(gap.size)),
+        kl, kl_se = external_kl(trainer.flow)
+        points.append({"step": trainer.step_count, "kl": kl, "kl_se": kl_se,
                        "time": trainer.train_seconds})
     return points
 

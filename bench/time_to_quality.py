@@ -8,8 +8,12 @@ time each, so that any load on the machine is spread over all of them.
 The clock is the Trainer's: training seconds, with held-out evaluations left out, for every row
 alike. Each row is evaluated when its clock passes the times of :func:`bench.common.eval_times`
 (evenly spaced at first, then geometric), so a time-to-threshold is the first evaluation at or
-below it, and is accurate to the spacing of that grid. KL = held-out NLL minus the true entropy;
-"best KL" is the lowest evaluation within the budget.
+below it, and is accurate to the spacing of that grid.
+
+Every evaluation scores the *kept* weights: those the Trainer chose on its validation sample so
+far (:meth:`flowcore.Trainer.record`), never a minimum over test evaluations. The KL is paired:
+the mean of ``log p - log q`` over the 20,000 test points, with its standard error. "Kept KL" is
+the KL of the weights kept at the end of the budget; "KL at end" that of the last weights.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 import flowcore as fc
 from bench import common
 from bench.common import GOOD_FLOWS, N_TEST, THRESHOLDS, Profile, count_parameters, log
 from bench.peers import match_hidden, peer_trainer
 from flowcore.presets import DEFAULT_PRESET, PRESETS
+
+
+def test_kl(trainer: fc.Trainer, flow: torch.nn.Module) -> tuple[float, float]:
+    """Paired KL of ``flow`` on the trainer's own test sample (a recipe's true density)."""
+    return trainer.paired_kl(flow)
 
 
 @dataclasses.dataclass
@@ -33,6 +44,8 @@ class Row:
     library: str
     settings: str
     make: Callable[[float], fc.Trainer]  # budget (training seconds) -> a fresh Trainer
+    # (trainer, flow) -> (KL, standard error) on data that chose nothing
+    score: Callable[[fc.Trainer, torch.nn.Module], tuple[float, float]] = test_kl
 
 
 def _preset_row(key: str, preset: str, label: str, settings: str) -> Row:
@@ -147,21 +160,22 @@ class _Run:
             self._evaluate()
 
     def _evaluate(self) -> None:
-        # Paired KL: mean of log p - log q on the test points (test NLL = their entropy + KL).
-        kl, kl_se = self.trainer.paired_kl()
-        self.evals.append({"time": self.trainer.train_seconds, "step": self.trainer.step_count,
-                           "test_nll": self.trainer.test_entropy + kl, "kl": kl,
-                           "kl_se": kl_se})
+        trainer = self.trainer
+        if not trainer.history or trainer.history[-1]["step"] != trainer.step_count:
+            trainer.record()  # validation (and test) now; it may change the kept weights
+        kl, kl_se = self.row.score(trainer, trainer.best_flow())
+        self.evals.append({"time": trainer.train_seconds, "step": trainer.step_count,
+                           "kept_step": trainer.best_step, "kl": kl, "kl_se": kl_se})
 
     def result(self) -> dict[str, Any]:
         trainer, evals = self.trainer, self.evals
-        finite = [e for e in evals if math.isfinite(e["kl"])]
-        best = min(finite, key=lambda e: e["kl"]) if finite else None
+        kept = evals[-1] if evals else None
         reached = {}
         for threshold in THRESHOLDS:
             first = next((e for e in evals if e["kl"] <= threshold), None)
             reached[f"{threshold:.2f}"] = None if first is None else {
                 "time": first["time"], "step": first["step"]}
+        final = self.row.score(trainer, trainer.flow)[0] if evals else None
         return {
             "key": self.row.key, "label": self.row.label, "library": self.row.library,
             "settings": self.row.settings,
@@ -172,12 +186,28 @@ class _Run:
             "steps_per_s": trainer.step_count / trainer.train_seconds
             if trainer.train_seconds else None,
             "time_to": reached,
-            "best_kl": best["kl"] if best else None,
-            "best_kl_time": best["time"] if best else None,
-            "final_kl": evals[-1]["kl"] if evals else None,
+            # The weights kept at the end (chosen on validation), their KL and when they were
+            # trained; not a minimum over test evaluations.
+            "best_kl": kept["kl"] if kept else None,
+            "best_kl_se": kept["kl_se"] if kept else None,
+            "best_kl_time": trainer.best_record["time"] if trainer.best_record else None,
+            "best_kl_step": trainer.best_step,
+            "final_kl": final,
             "stopped_reason": trainer.stopped_reason,
             "evals": evals,
         }
+
+
+def round_robin(runs: list[_Run], slice_seconds: float) -> None:
+    """Train every run to its budget, a slice of training time each in turn."""
+    turn = 0
+    while not all(r.done for r in runs):
+        # Alternate the order every turn, so no row always follows the same neighbour.
+        order = runs if turn % 2 == 0 else runs[::-1]
+        for r in order:
+            if not r.done:
+                r.run_slice(slice_seconds)
+        turn += 1
 
 
 def run(profile: Profile) -> dict[str, Any]:
@@ -187,18 +217,11 @@ def run(profile: Profile) -> dict[str, Any]:
     dataset = _task()
     log(f"time to quality: {len(runs)} rows × {budget:g} training s, round robin "
         f"in slices of {profile.ttq_slice:g} s")
-    turn = 0
-    while not all(r.done for r in runs):
-        # Alternate the order every turn, so no row always follows the same neighbour.
-        order = runs if turn % 2 == 0 else runs[::-1]
-        for r in order:
-            if not r.done:
-                r.run_slice(profile.ttq_slice)
-        turn += 1
+    round_robin(runs, profile.ttq_slice)
     results = [r.result() for r in runs]
     check, check_se = common.entropy_check(dataset, profile.entropy_check_n)
     for r in results:
-        log(f"time to quality: {r['key']}: best KL {r['best_kl']:.4f} at "
+        log(f"time to quality: {r['key']}: kept KL {r['best_kl']:.4f} from "
             f"{r['best_kl_time']:.1f} s, {r['steps_per_s']:.1f} steps/s")
     return {
         "what": "training seconds until held-out KL <= threshold, and the best KL in the budget",

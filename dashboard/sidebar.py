@@ -220,8 +220,11 @@ def _index(options: list, key: str) -> int:
 def _number(label: str, key: str, config_cls, **kwargs: Any) -> None:
     """A number input for a config field, within the field's declared range."""
     lo, hi = config_cls.limits(key)
-    st.number_input(label, key=key, value=st.session_state.get(key), min_value=lo,
-                    max_value=hi, **kwargs)
+    value = st.session_state.get(key)
+    if value is None:  # a field this session never filled: the base config's
+        flow, train = st.session_state[Key.BASE]
+        value = getattr(flow if config_cls is fc.FlowConfig else train, key)
+    st.number_input(label, key=key, value=value, min_value=lo, max_value=hi, **kwargs)
 
 
 def arch_label(name: str) -> str:

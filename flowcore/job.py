@@ -2,7 +2,8 @@ r"""TrainingJob: one background thread that runs a :class:`Trainer`, for live da
 
 The job never calls Streamlit. Readers call :meth:`TrainingJob.snapshot`, which returns an
 immutable view: the history, the metrics and a copy of the weights, made when a reader asks
-for it (see ``publish_every``), so a view refreshing once a second sees data about a second old. A job stops itself when nobody has read a snapshot for
+for it (see ``publish_every``), so a view refreshing once a second sees data about a second
+old. A job stops itself when nobody has read a snapshot for
 ``idle_timeout`` seconds (the browser tab was closed), and a process-wide cap keeps at most
 ``MAX_TRAINING_JOBS`` jobs computing at once; the others wait their turn, they do not fail.
 """

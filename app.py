@@ -23,4 +23,5 @@ sidebar.draw()
 with st.sidebar:
     panels.heartbeat(state.session_run())
     tab.mark_ready()
+state.enter_page(page.url_path)
 page.run()

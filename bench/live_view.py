@@ -39,6 +39,7 @@ REDRAW_GOAL = 8  # redraws of each of the samples, latent and NLL panels in 10 s
 STALE_GOAL = 0.05  # the most of the time a panel may be greyed out
 ANSWER_GOAL_S = 0.5
 PANELS = ("density", "samples", "latent", "nll")
+SLIDER_PRESSES = 15
 
 #: Installed in the page, per panel:
 #: - ``redraws``: draws that show the panel new data (a fingerprint of its traces' values
@@ -228,6 +229,41 @@ def _answer_times(browser, url: str, tries: int) -> list[float]:
     return times
 
 
+#: The size of the grid chart's traces (arrays or Plotly's base64 form): it changes once the
+#: server has drawn the grid for a new number of lines.
+GRID_SHOWN = """() => {
+  const gd = document.querySelector('.st-key-grid-view .js-plotly-plot');
+  return gd && gd.data ? gd.data.map(t => JSON.stringify([t.x, t.y]).length).join(',') : '';
+}"""
+
+
+def _slider_presses(browser, url: str, training: bool, presses: int) -> list[float]:
+    """Seconds from an arrow-key press on Inside the flow's grid-lines slider to the page
+    drawing the grid for the new value, over ``presses`` presses, while the seed trains (or
+    with it paused): issue 13's "15 presses took 112 s while training, 16 s paused"."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(f"{url}/?{_preset_query('seed')}")
+    page.locator(".st-key-tab-ready").first.wait_for(state="attached", timeout=60_000)
+    page.locator(".st-key-train button").first.click()
+    time.sleep(2.0)
+    if not training:
+        page.locator(".st-key-pause button").first.click()
+        time.sleep(1.0)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Inside").first.click()
+    page.locator(".st-key-grid-view .js-plotly-plot").first.wait_for(timeout=120_000)
+    handle = page.locator('.st-key-grid-lines input[type=range]').first
+    handle.focus()
+    times = []
+    for _ in range(presses):
+        before = page.evaluate(GRID_SHOWN)
+        started = time.perf_counter()
+        handle.press("ArrowRight")
+        page.wait_for_function(f"() => ({GRID_SHOWN})() !== {before!r}", timeout=300_000)
+        times.append(time.perf_counter() - started)
+    page.close()
+    return times
+
+
 def run(profile: Profile) -> dict[str, Any]:
     if not Path("/usr/bin/chromium").exists():
         return {"status": "unavailable", "reason": "no Chromium at /usr/bin/chromium"}
@@ -262,5 +298,9 @@ def run(profile: Profile) -> dict[str, Any]:
             }
         answers = _answer_times(browser, url, 5)
         result["answer_s"] = {"median": median(answers), "worst": max(answers), "all": answers}
+        for when, training in (("paused", False), ("training", True)):
+            presses = _slider_presses(browser, url, training, SLIDER_PRESSES)
+            result[f"slider_presses_{when}_s"] = {"total": sum(presses), "median": median(presses),
+                                                  "worst": max(presses)}
         browser.close()
     return result

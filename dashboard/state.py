@@ -52,6 +52,8 @@ class Key:
     TAB_TOKEN = "tab-token-value"
     TOKEN_RENEW = "tab-token-renew"
     RESTORED = "restored"
+    PAGE = "page"  # the page the last script run drew
+    PINNED = "pinned-snapshot"  # (job, snapshot) the Inside page shows while the run trains
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,14 @@ def session_run() -> SessionRun:
                 st.session_state[Key.RESTORED] = True
             session.token = token
     return session.run
+
+
+def enter_page(name: str) -> None:
+    """Note the page this script run draws: a page entered anew shows the run's newest weights
+    (see :func:`dashboard.views.current_model`)."""
+    if st.session_state.get(Key.PAGE) != name:
+        st.session_state.pop(Key.PINNED, None)
+    st.session_state[Key.PAGE] = name
 
 
 def experiment() -> Experiment | None:

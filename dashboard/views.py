@@ -72,12 +72,22 @@ class Model:
         return self.data.astype(np.float64).mean(axis=0)
 
 
-def current_model() -> Model | None:
-    """The session's run at its latest weights (None before there is a run)."""
+def current_model(pinned: bool = False) -> Model | None:
+    """The session's run at its latest weights (None before there is a run).
+
+    ``pinned``: the weights of the moment the page was entered, until its Refresh button (see
+    :func:`model_caption`). While a run trains its weights change every second, and a page that
+    took the newest ones on every rerun recomputed every view for each widget it answered (15
+    presses on Inside's grid slider took 86 s while training, against 15 s paused)."""
     job = state.session_run().job
     if job is None:
         return None
     snap = job.snapshot()
+    if pinned:
+        kept = st.session_state.get(Key.PINNED)
+        if kept is not None and kept[0] is job:
+            snap = kept[1]
+        st.session_state[Key.PINNED] = (job, snap)
     data = job.trainer.test_data[:PANEL_SAMPLES].numpy()
     return Model(snap, data, job.trainer.dataset, plots.bounds_for(data))
 
@@ -89,11 +99,12 @@ def model_caption(model: Model, page: str) -> None:
     left.caption(
         f"The current run's model: {arch_label(config.arch)}, "
         f"{config.layers} layers of width {config.hidden}, on {model.dataset.name}, at step "
-        f"{model.snap.step:,} of {model.snap.budget:,} ({model.snap.state}). The views show the "
-        "weights of the moment the page was drawn."
+        f"{model.snap.step:,} of {model.snap.budget:,} ({model.snap.state}). The views keep "
+        "these weights while the run trains: press Refresh for its newest."
     )
     right.button("Refresh", key=f"{page}-refresh", icon=":material/refresh:",
-                 help="Redraw with the run's latest weights")
+                 help="Redraw with the run's latest weights",
+                 on_click=lambda: st.session_state.pop(Key.PINNED, None))
     if model.snap.step == 0:
         st.info("This model is untrained, so the views below show its starting point. Train it "
                 "on the Train page (even a few hundred steps), then come back and press "

@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import inside, views
 
 st.title("Inside the flow")
-model = views.current_model()
+model = views.current_model(pinned=True)
 if model is None:
     st.info("Choose a dataset in the sidebar (or upload your own) to start.")
     st.stop()

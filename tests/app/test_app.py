@@ -1,5 +1,6 @@
 """The dashboard under Streamlit's AppTest: pages load, controls drive the session's job."""
 
+import re
 import time
 
 import pytest
@@ -225,3 +226,22 @@ def test_a_stop_target_ends_the_run_and_says_so(app):
     app.button(key="train").click().run()
     assert run_until(app, lambda at: "running" in status(at))
     assert not any("Reached the target" in s.value for s in app.success)
+
+
+def test_inside_keeps_the_weights_it_opened_with_until_refresh(app):
+    """While the run trains, Inside answers its widgets for the weights it shows (not the newest
+    ones, which would recompute every view for each press) and says so; Refresh takes the
+    newest."""
+    def shown_step(at) -> int:
+        (caption,) = [c.value for c in at.caption if "The current run's model" in c.value]
+        return int(re.search(r"at step ([\d,]+)", caption).group(1).replace(",", ""))
+
+    app.button(key="train").click().run()
+    assert run_until(app, lambda at: step_of(at) >= 3)
+    app.switch_page("pages/inside.py").run()
+    first = shown_step(app)
+    assert run_until(app, lambda at: live_jobs()[0].trainer.step_count > first + 5)
+    app.slider(key="grid-lines").set_value(20).run()
+    assert shown_step(app) == first and not app.exception
+    app.button(key="inside-refresh").click().run()
+    assert shown_step(app) > first + 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import sidebar
 from dashboard.state import Key
 from flowcore import datasets, plots
 
@@ -39,6 +40,7 @@ def use_drawing() -> None:
         return
     st.session_state[Key.USER_DATASET] = drawing
     st.session_state[Key.USER_DATA_ID] = f"drawing-{len(cells)}"
+    sidebar.adapt_to(drawing)
 
 
 def canvas() -> None:

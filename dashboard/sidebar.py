@@ -20,7 +20,7 @@ from dashboard import state
 from dashboard.state import Key
 from flowcore import datasets, flows, plots
 from flowcore.experiment import Experiment, matching_preset
-from flowcore.presets import PRESETS
+from flowcore.presets import PRESETS, fixed_data_recipe
 
 USER_DATA = "your data (upload)"
 CUSTOM = "custom"
@@ -42,6 +42,27 @@ def fill(flow: fc.FlowConfig, train: fc.TrainConfig, dataset: str | None = None)
         st.session_state[name] = values[name]
     if dataset is not None:
         st.session_state["dataset"] = dataset
+
+
+def adapt_to(dataset) -> None:
+    """Fill the fields with the default recipe adapted to ``dataset`` as fixed data (a user's
+    table, image or drawing, or a bundled real table), as the CLI does; the sidebar says so
+    once. Without it a small table trained with the seed's settings and overfit (iris reached
+    a test NLL of 16-50 nats against 2.5 for a Gaussian)."""
+    recipe = fixed_data_recipe(dataset)
+    fill(recipe.flow, recipe.train)
+    st.session_state[Key.RECIPE_NOTE] = (
+        f"Settings adapted to this data ({recipe.label.split(', adapted to ')[-1]}): "
+        f"{recipe.flow.layers} layers, a {recipe.train.steps:,}-step {recipe.train.schedule} "
+        f"schedule and weight decay {recipe.train.weight_decay:g}; the kept weights are chosen "
+        "on the validation rows.")
+
+
+def _dataset_chosen() -> None:
+    """The dataset menu's callback: a real table gets the fixed-data recipe."""
+    name = st.session_state.get("dataset")
+    if name in datasets.real_names():
+        adapt_to(cached_dataset(name, ()))
 
 
 def apply_preset() -> None:
@@ -159,6 +180,8 @@ def _read_upload(upload) -> None:
         return
     st.session_state[Key.USER_DATASET] = user
     st.session_state[Key.USER_DATA_ID] = upload.file_id
+    adapt_to(user)
+    st.rerun()  # the preset menu, drawn above, then names the new settings too
 
 
 def _user_data() -> None:
@@ -189,7 +212,9 @@ def _dataset_section() -> tuple[str, tuple[tuple[str, Any], ...], Any]:
     st.subheader("Data")
     names = [*_builtin_names(), USER_DATA]
     name = st.selectbox("dataset", names, key="dataset", index=_index(names, "dataset"),
-                        format_func=_dataset_label)
+                        format_func=_dataset_label, on_change=_dataset_chosen)
+    if note := st.session_state.pop(Key.RECIPE_NOTE, None):
+        st.info(note, icon=":material/tune:")
     if name == USER_DATA:
         _user_data()
         user = st.session_state.get(Key.USER_DATASET)

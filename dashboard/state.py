@@ -53,6 +53,7 @@ class Key:
     TOKEN_RENEW = "tab-token-renew"
     RESTORED = "restored"
     PAGE = "page"  # the page the last script run drew
+    RECIPE_NOTE = "recipe-note"  # the sidebar's settings were adapted to new data (say so once)
     PINNED = "pinned-snapshot"  # (job, snapshot) the Inside page shows while the run trains
 
 

@@ -31,8 +31,7 @@ from flowcore.flows import Flow
 from flowcore.flows import names as architecture_names
 from flowcore.io import load_with_info
 from flowcore.job import configure_threads
-from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_preset
-from flowcore.split import HELD_OUT_FRACTION
+from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_recipe
 from flowcore.train import Trainer
 
 LN2 = math.log(2)
@@ -137,11 +136,7 @@ def _train(args) -> dict[str, Any]:
     adapted = fixed and args.preset == DEFAULT_PRESET
     if adapted:
         # The defaults adapt to a fixed sample (smaller, a schedule that ends): see presets.
-        n_train = preset.train.n_train
-        if not dataset.can_sample_fresh:
-            rows = len(dataset.data)
-            n_train = min(n_train, rows - 2 * max(1, int(rows * HELD_OUT_FRACTION)))
-        preset = fixed_data_preset(n_train)
+        preset = fixed_data_recipe(dataset)
     flow_cfg = FlowConfig.from_strings(
         {"arch": args.arch, "layers": args.layers, "hidden": args.hidden, "bins": args.bins,
          "dim": str(dataset.dim)}, base=preset.flow)

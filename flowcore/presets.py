@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from flowcore.config import FlowConfig, TrainConfig
+from flowcore.split import HELD_OUT_FRACTION
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,27 @@ def fixed_data_steps(n_train: int, batch_size: int, most: int) -> int:
     """
     batch = min(batch_size or n_train, n_train)
     return int(min(most, max(MIN_FIXED_STEPS, round(FIXED_DATA_EPOCHS * n_train / batch))))
+
+
+def fixed_data_recipe(dataset, base: Preset | None = None) -> Preset:
+    r"""The default recipe for ``dataset`` trained as fixed data (a user's table, image or
+    drawing, or a bundled real table): :func:`fixed_data_preset` for the rows that train. A
+    table trains on its rows less the validation and test parts (at most the default N), a
+    density that can be sampled on the default N points. The CLI and the dashboard both use it.
+
+    Example:
+        >>> import numpy as np
+        >>> from flowcore import datasets
+        >>> table = datasets.from_array(np.random.default_rng(0).normal(size=(500, 2)))
+        >>> fixed_data_recipe(table).train.steps  # 400 rows train, 320 passes of full batches
+        320
+    """
+    base = base or PRESETS[DEFAULT_PRESET]
+    n_train = base.train.n_train
+    if not dataset.can_sample_fresh:
+        rows = len(dataset.data)
+        n_train = min(n_train, rows - 2 * max(1, int(rows * HELD_OUT_FRACTION)))
+    return fixed_data_preset(n_train, base)
 
 
 def fixed_data_preset(n_train: int, base: Preset | None = None) -> Preset:

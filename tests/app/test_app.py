@@ -3,6 +3,7 @@
 import re
 import time
 
+import numpy as np
 import pytest
 import streamlit as st
 from app_helpers import APP, run_until, status, step_of
@@ -245,3 +246,31 @@ def test_inside_keeps_the_weights_it_opened_with_until_refresh(app):
     assert shown_step(app) == first and not app.exception
     app.button(key="inside-refresh").click().run()
     assert shown_step(app) > first + 5
+
+
+def test_fixed_data_gets_the_recipe_adapted_to_its_rows(app):
+    """An uploaded table and a bundled real table train with the default recipe adapted to the
+    rows that train (as the CLI does), and the sidebar says so."""
+    from app_helpers import upload
+
+    from flowcore import datasets
+    from flowcore.presets import fixed_data_recipe
+
+    rows = np.random.default_rng(0).normal(size=(500, 2))
+    app.selectbox(key="dataset").set_value("your data (upload)").run()
+    upload(app, "upload-data", "points.csv", b"x,y\n" + "\n".join(
+        f"{a:.5f},{b:.5f}" for a, b in rows).encode(), "text/csv")
+    recipe = fixed_data_recipe(datasets.from_array(rows))
+    assert recipe.train.steps == 320 and recipe.flow.layers == 2  # 400 rows train
+    assert app.number_input(key="steps").value == recipe.train.steps
+    assert app.number_input(key="layers").value == recipe.flow.layers
+    assert any("Settings adapted to this data (400 fixed points)" in i.value for i in app.info)
+    assert app.selectbox(key="preset").value == "custom"
+    app.button(key="reset").click().run()
+    app.button(key="step").click().run()
+    assert not app.exception and "step 1" in status(app)
+
+    app.selectbox(key="dataset").set_value("iris").run()
+    iris = fixed_data_recipe(datasets.get("iris"))
+    assert app.number_input(key="steps").value == iris.train.steps
+    assert any("Settings adapted to this data" in i.value for i in app.info)

@@ -167,22 +167,29 @@ def _draw_plane(job: fc.TrainingJob, status_box, every, running: bool) -> None:
     def live() -> None:
         snap = job.snapshot()
         data = panel_data(job, snap)
-        with status_box:
-            _status(job, snap)
         with top[1]:
             _chart("samples", plots.samples_figure(data.samples, data.data))
         with bottom[0]:
             _chart("latent", plots.latent_figure(data.z, data.data))
-        with bottom[1]:
-            _nll_chart(job, snap)
-        if running and snap.state != "running":
-            st.rerun()  # training ended: redraw the controls and stop refreshing
+        _status_and_nll(job, snap, status_box, bottom[1], running)
 
     with bottom[1]:  # above the chart the fragment draws into this cell
         _nll_toggles()
     with top[0]:
         density()
     live()
+
+
+def _status_and_nll(job: fc.TrainingJob, snap: fc.Snapshot, status_box, nll_cell,
+                    running: bool, baselines: Sequence = ()) -> None:
+    """The fast fragment's part for any dimension: the status line and the NLL chart; when
+    training has ended, a full rerun redraws the controls and stops the refreshing."""
+    with status_box:
+        _status(job, snap)
+    with nll_cell:
+        _nll_chart(job, snap, baselines)
+    if running and snap.state != "running":
+        st.rerun()
 
 
 def _nll_toggles() -> None:
@@ -323,12 +330,7 @@ def _draw_corners(job: fc.TrainingJob, status_box, every, running: bool) -> None
     @every(REFRESH_SECONDS)
     def live() -> None:
         snap = job.snapshot()
-        with status_box:
-            _status(job, snap)
-        with top[1]:
-            _nll_chart(job, snap, baselines(job))
-        if running and snap.state != "running":
-            st.rerun()  # training ended: redraw the controls and stop refreshing
+        _status_and_nll(job, snap, status_box, top[1], running, baselines(job))
 
     with top[1]:  # above the chart the fragment draws into this cell
         _nll_toggles()

@@ -42,12 +42,15 @@ def load_upload(upload) -> LoadedModel | None:
 
 def _dataset_of(info: dict[str, Any]) -> tuple[str | None, Any]:
     spec = info.get("dataset")
-    if not isinstance(spec, dict) or spec.get("name") not in datasets.names():
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if name in datasets.real_names():  # a bundled table: its name is all it takes
+        return name, sidebar.cached_dataset(name, ())
+    if name not in datasets.names():
         return None, None
     params = spec.get("params")
     try:
-        return spec["name"], sidebar.cached_dataset(
-            spec["name"], tuple(sorted(params.items())) if isinstance(params, dict) else ())
+        return name, sidebar.cached_dataset(
+            name, tuple(sorted(params.items())) if isinstance(params, dict) else ())
     except (ValueError, TypeError):
         return None, None
 
@@ -149,11 +152,12 @@ def continue_training(run: state.SessionRun, loaded: LoadedModel) -> None:
     except (ValueError, TypeError):
         train = fc.TrainConfig()
     train = continued(train)
-    experiment = Experiment(name, tuple(sorted(dataset.params.items())), flow.config, train)
+    toy, real = name in datasets.names(), name in datasets.real_names()
+    params = tuple(sorted(dataset.params.items())) if not real else ()  # as the sidebar has it
+    experiment = Experiment(name, params, flow.config, train)
     if state.build_job(run, experiment, dataset, flow=flow, resume=info):
         run.loaded_from = loaded.name
-        builtin = name in datasets.names()
-        sidebar.fill(flow.config, train, dataset=name if builtin else None)
-        for knob, value in dataset.params.items() if builtin else ():
+        sidebar.fill(flow.config, train, dataset=name if toy or real else None)
+        for knob, value in dataset.params.items() if toy else ():
             st.session_state[f"{name}-{knob}"] = value
         st.session_state[Key.CONTINUE_READY] = True

@@ -274,3 +274,20 @@ def test_fixed_data_gets_the_recipe_adapted_to_its_rows(app):
     iris = fixed_data_recipe(datasets.get("iris"))
     assert app.number_input(key="steps").value == iris.train.steps
     assert any("Settings adapted to this data" in i.value for i in app.info)
+
+
+def test_a_model_of_a_real_table_loads_with_its_data_and_continues_without_pending_changes(app):
+    wine = fc.datasets.get("wine")
+    trainer = fc.Trainer(fc.FlowConfig(dim=wine.dim, layers=2, hidden=16),
+                         fc.TrainConfig(steps=20, eval_seconds=0, eval_every=10), wine)
+    trainer.step(20)
+    app.switch_page("pages/model.py").run()
+    app.get("file_uploader")[0].upload("wine.safetensors",
+                                       fc.to_bytes(trainer.best_flow(), trainer.info()))
+    app.run()
+    assert not app.exception and not app.error
+    app.button(key="continue-training").click().run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception and app.selectbox(key="dataset").value == "wine"
+    assert f"step {trainer.best_step:,}" in status(app)
+    assert not any("You changed settings" in w.value for w in app.warning)

@@ -32,6 +32,7 @@ from flowcore.flows import names as architecture_names
 from flowcore.io import load_with_info
 from flowcore.job import configure_threads
 from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_recipe
+from flowcore.split import split_dataset
 from flowcore.train import Trainer
 
 LN2 = math.log(2)
@@ -229,7 +230,16 @@ def _eval(args) -> dict[str, Any]:
         raise CLIError("say which data to evaluate on: --dataset NAME or --data FILE.csv")
     if dataset.dim != flow.config.dim:
         raise CLIError(f"the model is {flow.config.dim}-D but the data has {dataset.dim} columns")
-    x = dataset.sample(args.n, seed=args.seed)
+    if dataset.can_sample_fresh:
+        x, points = dataset.sample(args.n, seed=args.seed), "fresh samples"
+    else:
+        # A table's rows: only the test part of the split the model was trained with (the same
+        # seed and sizes), since the other rows trained it or chose its weights.
+        try:
+            train = TrainConfig.from_dict(info.get("train_config") or {})
+        except (ValueError, TypeError):
+            train = TrainConfig()
+        x, points = split_dataset(dataset, train).test, "the test rows of the model's split"
     with torch.no_grad():
         log_q = flow.log_prob(torch.from_numpy(x).to(flow.loc.dtype)).double().numpy()
     nll = float(-log_q.mean())
@@ -242,7 +252,8 @@ def _eval(args) -> dict[str, Any]:
         kl, kl_se = float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(len(gap)))
     return {
         "dataset": dataset.name,
-        "n": args.n,
+        "n": len(x),
+        "points": points,
         "test_nll": nll,
         "bits_per_dim": nll / (flow.config.dim * LN2),
         "entropy": entropy,

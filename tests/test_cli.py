@@ -51,6 +51,22 @@ def test_train_eval_sample_round_trip(tmp_path, capsys):
     assert data.shape == (50, 2) and np.isfinite(data).all()
 
 
+def test_eval_of_a_table_scores_only_the_test_rows_of_the_models_split(tmp_path, capsys):
+    rows = np.random.default_rng(0).normal(size=(400, 2)) @ [[1.0, 0.5], [0.0, 0.7]]
+    csv = tmp_path / "table.csv"
+    np.savetxt(csv, rows, delimiter=",", header="a,b", comments="")
+    model = tmp_path / "t.safetensors"
+    assert main(["train", "--data", str(csv), "--steps", "30", "--layers", "2", "--hidden", "16",
+                 "--out", str(model), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(model), "--data", str(csv), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    # The same 40 test rows and the same kept weights: the training run's own test NLL.
+    assert evaluated["n"] == trained["split"]["test"] == 40
+    assert evaluated["test_nll"] == pytest.approx(trained["test_nll"], abs=1e-4)
+    assert evaluated["points"] == "the test rows of the model's split"
+
+
 def test_preset_seed_is_the_seed_configuration(tmp_path, capsys):
     model = tmp_path / "seed.safetensors"
     assert main(["train", "--preset", "seed", "--steps", "2", "--out", str(model), "--json"]) == 0

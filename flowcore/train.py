@@ -87,25 +87,11 @@ class Trainer:
         dataset,
         flow: Flow | None = None,
     ):
-        if flow_config.dim != dataset.dim:
-            raise ValueError(
-                f"FlowConfig.dim = {flow_config.dim} but the dataset has {dataset.dim} columns; "
-                f"set dim={dataset.dim}."
-            )
-        if train_config.data_mode == "fresh" and not dataset.can_sample_fresh:
-            raise ValueError(
-                f"Dataset {dataset.name!r} cannot draw fresh samples; use data_mode='fixed'."
-            )
         self.flow_config, self.config, self.dataset = flow_config, train_config, dataset
         self.device = distributed.resolve_device(train_config.device)
         # Under torchrun: this process's rank; it trains on its shard, rank 0 alone evaluates.
         self.rank, self.world_size = distributed.rank_and_size()
-        if self.world_size > 1 and train_config.eval_seconds > 0:
-            raise ValueError("distributed training evaluates every eval_every steps, the same "
-                             "steps on every rank: set eval_seconds=0")
-        if self.world_size > 1 and train_config.batch_size % self.world_size:
-            raise ValueError(f"batch_size = {train_config.batch_size} is the global batch; it "
-                             f"must be a multiple of the {self.world_size} processes")
+        self._check_setup()
         self.entropy: float | None = dataset.entropy()
         self.entropy_se: float | None = dataset.entropy_se() if self.entropy is not None else None
         split = split_dataset(dataset, train_config)
@@ -115,30 +101,16 @@ class Trainer:
             torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)) for part in split
         )
         self._train_on_device = self.train_data.to(self.device)
-        # The true log-density of the test points, once: the paired KL needs it every record.
-        log_p = dataset.log_density(self.test_data.numpy().astype(np.float64))
-        self._test_log_p = None if log_p is None else np.asarray(log_p, dtype=np.float64)
-        if self._test_log_p is not None and not np.isfinite(self._test_log_p).all():
-            self._test_log_p = None  # a point off the true support: no finite KL exists
-        # The validation points' mean true log-density: a "kl" stop target is judged on them.
-        log_p = dataset.log_density(self.val_data.numpy().astype(np.float64))
-        self._val_log_p = None if log_p is None else float(np.mean(log_p))
-        if self._val_log_p is not None and not math.isfinite(self._val_log_p):
-            self._val_log_p = None
+        # The true log-density of the test points, once: the paired KL needs it every record;
+        # the validation points' mean judges a "kl" stop target.
+        self._test_log_p = self._true_log_p(self.test_data)
+        val_log_p = self._true_log_p(self.val_data)
+        self._val_log_p = None if val_log_p is None else float(val_log_p.mean())
         self.target_note: str | None = None  # set when the stop target is reached
         self._check_target(train_config)
         self.generator = torch.Generator().manual_seed(train_config.seed)
 
-        if flow is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(train_config.seed)
-                flow = build_flow(flow_config)
-            # In float64: data with huge values must not overflow the statistics.
-            flow.set_standardisation(*distributed.column_stats(self.train_data))
-            first = train_config.batch_size // self.world_size or len(self.train_data)
-            flow.data_init(self.train_data[: max(2, first)])
-            distributed.broadcast_module(flow)  # every rank starts from rank 0's flow
-        self.flow = flow.float().to(self.device).train()
+        self.flow = (flow or self._initial_flow()).float().to(self.device).train()
         self._log_prob = distributed.data_parallel(self.flow, self.device)
         self._clock = 0.0  # train_seconds as every rank agrees on it (the mean over the ranks)
         self.optimizer = self._make_optimizer()
@@ -161,6 +133,47 @@ class Trainer:
         self._block: list[float] = []
         self._grad_norm = math.nan
         self._last_record = (0, 0.0)
+
+    def _check_setup(self) -> None:
+        flow_config, train_config, dataset = self.flow_config, self.config, self.dataset
+        if flow_config.dim != dataset.dim:
+            raise ValueError(
+                f"FlowConfig.dim = {flow_config.dim} but the dataset has {dataset.dim} columns; "
+                f"set dim={dataset.dim}."
+            )
+        if train_config.data_mode == "fresh" and not dataset.can_sample_fresh:
+            raise ValueError(
+                f"Dataset {dataset.name!r} cannot draw fresh samples; use data_mode='fixed'."
+            )
+        if self.world_size > 1 and train_config.eval_seconds > 0:
+            raise ValueError("distributed training evaluates every eval_every steps, the same "
+                             "steps on every rank: set eval_seconds=0")
+        if self.world_size > 1 and train_config.batch_size % self.world_size:
+            raise ValueError(f"batch_size = {train_config.batch_size} is the global batch; it "
+                             f"must be a multiple of the {self.world_size} processes")
+
+    def _true_log_p(self, points: torch.Tensor) -> np.ndarray | None:
+        """The true log-density at ``points`` (float64), or None where it is unknown or a point
+        lies off the true support (no finite KL exists then)."""
+        log_p = self.dataset.log_density(points.numpy().astype(np.float64))
+        if log_p is None:
+            return None
+        log_p = np.asarray(log_p, dtype=np.float64)
+        return log_p if np.isfinite(log_p).all() else None
+
+    def _initial_flow(self) -> Flow:
+        """A new flow from the seed, standardised on the training sample and, where a layer
+        starts from the data (Glow's ActNorm), started on the first batch; under torchrun every
+        rank starts from rank 0's."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            flow = build_flow(self.flow_config)
+        # In float64: data with huge values must not overflow the statistics.
+        flow.set_standardisation(*distributed.column_stats(self.train_data))
+        first = self.config.batch_size // self.world_size or len(self.train_data)
+        flow.data_init(self.train_data[: max(2, first)])
+        distributed.broadcast_module(flow)
+        return flow
 
     @property
     def split_sizes(self) -> dict[str, int]:

@@ -126,10 +126,9 @@ def _dataset(name: str | None, csv: str | None, noise: float | None = None):
     return datasets.get(name, **({"noise": noise} if noise is not None else {}))
 
 
-def _train(args) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    dataset = _dataset(args.dataset, args.data, args.noise)
+def _recipe(args, dataset) -> tuple[Any, FlowConfig, TrainConfig]:
+    """The preset (adapted to fixed data where it is the default) and the configs the command
+    line asks for on top of it."""
     preset = PRESETS[args.preset]
     fixed = args.data_mode == "fixed" or (
         args.data_mode is None and (preset.train.data_mode == "fixed" or
@@ -153,7 +152,14 @@ def _train(args) -> dict[str, Any]:
          "device": args.device, "n_train": args.n_train},
         base=train)
     # Evaluate every eval_every steps, not every second: the same command gives the same model.
-    train = dataclasses.replace(train, eval_seconds=0.0)
+    return preset, flow_cfg, dataclasses.replace(train, eval_seconds=0.0)
+
+
+def _train(args) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    dataset = _dataset(args.dataset, args.data, args.noise)
+    preset, flow_cfg, train = _recipe(args, dataset)
     trainer = Trainer(flow_cfg, train, dataset)
     sizes = trainer.split_sizes
     split = (f"{sizes['train']:,} train / {sizes['validation']:,} validation (chooses the kept "

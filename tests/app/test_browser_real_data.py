@@ -51,12 +51,15 @@ def test_iris_from_the_menu_trains_and_draws_its_corner_plot(server, browser):
         corner.wait_for(timeout=60_000)
         assert not page.locator(".st-key-density").count(), "the 2-D heatmap is for d = 2 only"
 
+        # A real table is fixed data: the sidebar takes the recipe adapted to its rows, and
+        # says so (its schedule is short: 320 passes over iris's 120 training rows).
+        assert page.get_by_text("Settings adapted to this data").count()
         click(page, "train")
-        wait_status(page, "running")
         assert wait_for(lambda: step_in(page_status(page)) >= 30, timeout=90)
         time.sleep(4)  # past a refresh of the slow fragments, with trained weights
-        click(page, "pause")
-        wait_status(page, "paused")
+        if "running" in page_status(page):
+            click(page, "pause")
+            wait_status(page, "paused")
         page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')",
                                timeout=60_000)
 

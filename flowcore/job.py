@@ -1,9 +1,8 @@
 r"""TrainingJob: one background thread that runs a :class:`Trainer`, for live dashboards.
 
 The job never calls Streamlit. Readers call :meth:`TrainingJob.snapshot`, which returns an
-immutable view: the history, the metrics and a copy of the weights, made when a reader asks
-for it (see ``publish_every``), so a view refreshing once a second sees data about a second
-old. A job stops itself when nobody has read a snapshot for
+immutable view: the history, the metrics and a copy of the weights at most
+``publish_every`` seconds old. A job stops itself when nobody has read a snapshot for
 ``idle_timeout`` seconds (the browser tab was closed), and a process-wide cap keeps at most
 ``MAX_TRAINING_JOBS`` jobs computing at once; the others wait their turn, they do not fail.
 """
@@ -107,11 +106,7 @@ class TrainingJob:
     Arguments:
         trainer: the :class:`Trainer` to drive.
         idle_timeout: stop after this many seconds without a :meth:`snapshot` read.
-        publish_every: while training, reading a snapshot asks the thread for a fresh one,
-            made at the end of its current chunk of steps, but at most once every this many
-            seconds. Copying the weights costs the training thread time (16 ms for the seed
-            model), so a view that reads once a second costs one copy a second, and a run that
-            nobody watches costs none.
+        publish_every: the weights copy in a snapshot is at most this many seconds old.
         chunk_seconds: how long the thread computes between checks of its controls.
 
     Example:
@@ -141,13 +136,11 @@ class TrainingJob:
 
     def _install(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self._asked = False  # a reader wants a fresher snapshot than the published one
         self.state = "idle"
         self.note: str | None = None
         self._last_read = time.monotonic()
         self._published = self._make_snapshot()
         self._published_at = time.monotonic()
-        self._asked = False
 
     # -- controls ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -234,9 +227,7 @@ class TrainingJob:
         self._last_read = time.monotonic()
         if self.state == "running":
             # The thread swaps in whole new snapshots, so reading the reference needs no lock:
-            # readers never wait for a chunk of training steps to finish. The next read gets
-            # the fresher one this read asks for.
-            self._asked = True
+            # readers never wait for a chunk of training steps to finish.
             return self._published
         with self._lock:
             self._publish()  # cheap when nothing changed
@@ -270,7 +261,6 @@ class TrainingJob:
             return
         self._published = self._make_snapshot()
         self._published_at = time.monotonic()
-        self._asked = False
 
     # -- the thread --------------------------------------------------------------------------
     def _settle_after_steps(self, default: str) -> None:
@@ -310,9 +300,9 @@ class TrainingJob:
                     self.trainer.step(max(1, min(steps_per_chunk, remaining)))
                     took = time.perf_counter() - started
                     self._settle_after_steps(default="running")
-                    if self.state != "running" or (
-                            self._asked
-                            and time.monotonic() - self._published_at >= self.publish_every):
+                    if time.monotonic() - self._published_at >= self.publish_every or (
+                        self.state != "running"
+                    ):
                         self._publish()
                     done = self.state != "running"
             finally:

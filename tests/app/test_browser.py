@@ -52,11 +52,6 @@ _TEST_NLL_JS = """() => {
 }"""
 
 
-def _nll_points(page) -> list[float]:
-    """The test-NLL curve's y values, read from the rendered Plotly chart."""
-    return page.evaluate(_TEST_NLL_JS)
-
-
 def test_train_pause_download_and_sessions(server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
@@ -67,8 +62,11 @@ def test_train_pause_download_and_sessions(server, browser, tmp_path):
         page.locator(f".st-key-{key} .js-plotly-plot").first.wait_for(timeout=60_000)
 
     button(page, "train").click()
-    page.wait_for_function(f"() => ({_TEST_NLL_JS})().length >= 3", timeout=180_000)
-    points = _nll_points(page)
+    # Read in the same call that waited: between two calls the chart may be mid-remount
+    # (Streamlit 1.67 mounts a new chart whenever its figure changes) and show no data yet.
+    points = page.wait_for_function(
+        f"() => {{ const p = ({_TEST_NLL_JS})(); return p.length >= 3 ? p : null; }}",
+        timeout=180_000).json_value()
     assert points[-1] < points[0], f"the test NLL did not fall: {points}"
     page.screenshot(path=str(ARTIFACTS / "train-page.png"), full_page=True)
 

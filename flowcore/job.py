@@ -111,7 +111,7 @@ class TrainingJob:
 
     Example:
         >>> import flowcore as fc
-        >>> t = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=100),
+        >>> t = fc.Trainer(fc.FlowConfig(layers=2, hidden=16), fc.TrainConfig(steps=100_000),
         ...                fc.datasets.get("moons"))
         >>> job = fc.TrainingJob(t); job.start(); job.stop(); job.state
         'stopped'

@@ -12,6 +12,9 @@ from dashboard.views import cached
 from flowcore import export
 
 SAMPLES_REFRESH_SECONDS = 30.0
+# How many refreshes a replaced download stays served (one was not always enough: a click
+# that raced a refresh was still "canceled" now and then in the Chromium download test).
+PREVIOUS_FILES = 2
 
 
 def reset(run: state.SessionRun) -> None:
@@ -66,26 +69,27 @@ def _downloads(job: fc.TrainingJob) -> None:
             key="download-samples", on_click="ignore",
             help="Samples of the best weights so far",
         )
-        # The files these buttons showed until this refresh stay served one refresh longer (in
-        # hidden buttons): a click that raced the refresh still finds its file. Streamlit deletes
-        # a file two script runs after no element shows it, and the live panels rerun every
-        # second, so without this a click in the second after a refresh could fail ("canceled").
-        previous = _previous_files(files)
+        # The files these buttons showed until this refresh stay served PREVIOUS_FILES refreshes
+        # longer (in hidden buttons): a click that raced a refresh still finds its file.
+        # Streamlit deletes a file two script runs after no element shows it, and the live
+        # panels rerun every second, so without this a click just before a refresh could fail
+        # ("canceled").
         with st.container(key="download-previous"):
-            for name, data in zip(("model", "samples"), previous, strict=True):
-                st.download_button(name, data, key=f"download-previous-{name}",
-                                   on_click="ignore")
+            for age, previous in enumerate(_previous_files(files)):
+                for name, data in zip(("model", "samples"), previous, strict=True):
+                    st.download_button(name, data, key=f"download-previous-{age}-{name}",
+                                       on_click="ignore")
 
     buttons()
 
 
-def _previous_files(files: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
-    """The files shown before ``files`` (``files`` itself the first time)."""
+def _previous_files(files: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The last PREVIOUS_FILES sets of files shown before ``files`` (fewer at first)."""
     cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
     shown = cache.setdefault("downloads-shown", [files])
     if shown[-1] != files:
-        shown[:] = [shown[-1], files]
-    return shown[0]
+        shown[:] = [*shown[-PREVIOUS_FILES:], files]
+    return shown[:-1]
 
 
 def draw(run: state.SessionRun) -> None:

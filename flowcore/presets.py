@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from flowcore.config import FlowConfig, TrainConfig
-from flowcore.split import HELD_OUT_FRACTION
+from flowcore.split import part_sizes
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,7 @@ def fixed_data_recipe(dataset, base: Preset | None = None) -> Preset:
         320
     """
     base = base or PRESETS[DEFAULT_PRESET]
-    n_train = base.train.n_train
-    if not dataset.can_sample_fresh:
-        rows = len(dataset.data)
-        n_train = min(n_train, rows - 2 * max(1, int(rows * HELD_OUT_FRACTION)))
-    return fixed_data_preset(n_train, base)
+    return fixed_data_preset(part_sizes(dataset, base.train)[0], base)
 
 
 def fixed_data_preset(n_train: int, base: Preset | None = None) -> Preset:

@@ -34,14 +34,32 @@ class Split(NamedTuple):
     test: np.ndarray
 
 
+def part_sizes(dataset, train_config: TrainConfig) -> tuple[int, int, int]:
+    r"""How many points train, validate and test (:func:`split_dataset`'s rule).
+
+    A dataset that can sample draws ``n_train``, ``n_val`` and ``n_test`` points. User data
+    holds out a test part and a validation part of at most ``HELD_OUT_FRACTION`` of its rows
+    each (and at most ``n_test`` / ``n_val``), and trains on up to ``n_train`` of the rest.
+
+    Example:
+        >>> import flowcore as fc
+        >>> part_sizes(fc.datasets.from_array(np.random.rand(100, 2)), TrainConfig())
+        (80, 10, 10)
+    """
+    c = train_config
+    if dataset.can_sample_fresh:
+        return c.n_train, c.n_val, c.n_test
+    rows = len(dataset.data)
+    held_out = max(1, int(rows * HELD_OUT_FRACTION))
+    n_test, n_val = min(c.n_test, held_out), min(c.n_val, held_out)
+    return min(c.n_train, max(0, rows - n_test - n_val)), n_val, n_test
+
+
 def split_dataset(dataset, train_config: TrainConfig) -> Split:
-    r"""The training, validation and test samples.
+    r"""The training, validation and test samples, of :func:`part_sizes`.
 
     For a dataset that can sample (a recipe, an image, a drawing) these are three independent
-    draws of ``n_train``, ``n_val`` and ``n_test`` points. For user data the rows are shuffled
-    (by the seed) and cut into three disjoint parts: a test part and a validation part of at
-    most ``HELD_OUT_FRACTION`` of the rows each (and at most ``n_test`` / ``n_val``), and up to
-    ``n_train`` of the remaining rows for training.
+    draws. For user data the rows are shuffled (by the seed) and cut into three disjoint parts.
 
     Example:
         >>> import flowcore as fc
@@ -50,20 +68,18 @@ def split_dataset(dataset, train_config: TrainConfig) -> Split:
         [80, 10, 10]
     """
     seed = train_config.seed
+    n_train, n_val, n_test = part_sizes(dataset, train_config)
     if dataset.can_sample_fresh:
         return Split(
-            dataset.sample(train_config.n_train, seed=seed),
-            dataset.sample(train_config.n_val, seed=seed_for(seed, VAL_STREAM)),
-            dataset.sample(train_config.n_test, seed=seed_for(seed, TEST_STREAM)),
+            dataset.sample(n_train, seed=seed),
+            dataset.sample(n_val, seed=seed_for(seed, VAL_STREAM)),
+            dataset.sample(n_test, seed=seed_for(seed, TEST_STREAM)),
         )
     # Shuffled row numbers, not a shuffled copy of the rows (the same order: numpy shuffles
     # both alike): a million-row table is then copied once, by the three parts.
     order = np.random.default_rng(seed).permutation(len(dataset.data))
-    held_out = max(1, int(len(order) * HELD_OUT_FRACTION))
-    n_test = min(train_config.n_test, held_out)
-    n_val = min(train_config.n_val, held_out)
     return Split(
-        dataset.data[order[n_test + n_val:][: train_config.n_train]],
+        dataset.data[order[n_test + n_val:][:n_train]],
         dataset.data[order[n_test: n_test + n_val]],
         dataset.data[order[:n_test]],
     )

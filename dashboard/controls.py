@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 import flowcore as fc
@@ -12,9 +14,9 @@ from dashboard.views import cached
 from flowcore import export
 
 SAMPLES_REFRESH_SECONDS = 30.0
-# How many refreshes a replaced download stays served (one was not always enough: a click
-# that raced a refresh was still "canceled" now and then in the Chromium download test).
-PREVIOUS_FILES = 2
+# How long a replaced download stays served. Two refreshes (10 s) were not always enough: a
+# click was still "canceled" once in a CI run of the Chromium download test.
+KEEP_REPLACED_SECONDS = 30.0
 
 
 def reset(run: state.SessionRun) -> None:
@@ -58,6 +60,16 @@ def _downloads(job: fc.TrainingJob) -> None:
     @st.fragment(run_every=HEARTBEAT_SECONDS if job.state == "running" else None)
     def buttons() -> None:
         files = _files(job)
+        # The files these buttons showed in the last KEEP_REPLACED_SECONDS stay served (in
+        # hidden buttons), so a click that raced a refresh still finds its file: Streamlit
+        # deletes a file two script runs after no element shows it, and the live panels rerun
+        # every second. They are drawn before the buttons take the new files, so no moment of
+        # the run leaves a file the browser may still show unreferenced.
+        with st.container(key="download-previous"):
+            for age, previous in enumerate(_replaced_files(files)):
+                for name, data in zip(("model", "samples"), previous, strict=True):
+                    st.download_button(name, data, key=f"download-previous-{age}-{name}",
+                                       on_click="ignore")
         row = st.container(horizontal=True, gap="small")
         row.download_button(
             "Download model", files[0], file_name="flow.safetensors",
@@ -69,27 +81,20 @@ def _downloads(job: fc.TrainingJob) -> None:
             key="download-samples", on_click="ignore",
             help="Samples of the best weights so far",
         )
-        # The files these buttons showed until this refresh stay served PREVIOUS_FILES refreshes
-        # longer (in hidden buttons): a click that raced a refresh still finds its file.
-        # Streamlit deletes a file two script runs after no element shows it, and the live
-        # panels rerun every second, so without this a click just before a refresh could fail
-        # ("canceled").
-        with st.container(key="download-previous"):
-            for age, previous in enumerate(_previous_files(files)):
-                for name, data in zip(("model", "samples"), previous, strict=True):
-                    st.download_button(name, data, key=f"download-previous-{age}-{name}",
-                                       on_click="ignore")
 
     buttons()
 
 
-def _previous_files(files: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-    """The last PREVIOUS_FILES sets of files shown before ``files`` (fewer at first)."""
+def _replaced_files(files: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The files shown before ``files`` and replaced less than KEEP_REPLACED_SECONDS ago."""
     cache = st.session_state.setdefault(Key.VIEW_CACHE, {})
-    shown = cache.setdefault("downloads-shown", [files])
-    if shown[-1] != files:
-        shown[:] = [*shown[-PREVIOUS_FILES:], files]
-    return shown[:-1]
+    shown = cache.setdefault("downloads-shown", [(files, None)])  # (files, when replaced)
+    now = time.monotonic()
+    if shown[-1][0] != files:
+        shown[-1] = (shown[-1][0], now)
+        shown.append((files, None))
+    shown[:] = [(f, at) for f, at in shown if at is None or now - at < KEEP_REPLACED_SECONDS]
+    return [f for f, at in shown if at is not None]
 
 
 def draw(run: state.SessionRun) -> None:

@@ -138,6 +138,13 @@ def test_a_reload_keeps_the_tabs_run_and_a_shared_link_gets_a_fresh_one(server, 
 
 def test_download_model_while_training_works_every_time(server, browser, tmp_path):
     context, page = _open(browser, f"{server.url}/?seed=14&layers=2&hidden=16&steps=1000000")
+    # What the browser asked of the file server, so a failure names its cause (a 404 means the
+    # file was dropped while the button still pointed at it).
+    media: list[str] = []
+    page.on("response", lambda r: "/media/" in r.url and media.append(
+        f"{time.monotonic():.2f} {r.status} {r.url.rsplit('/', 1)[-1][:12]}"))
+    page.on("requestfailed", lambda r: "/media/" in r.url and media.append(
+        f"{time.monotonic():.2f} failed {r.failure} {r.url.rsplit('/', 1)[-1][:12]}"))
     try:
         click(page, "train")
         wait_status(page, "running")
@@ -146,6 +153,9 @@ def test_download_model_while_training_works_every_time(server, browser, tmp_pat
             started = time.monotonic()
             with page.expect_download(timeout=30_000) as download:
                 button(page, "download-model").click()
+            failure = download.value.failure()
+            assert failure is None, (f"download {i} at {started:.2f}: {failure}; "
+                                     f"file server: {media[-6:]}")
             path = tmp_path / f"model-{i}.safetensors"
             download.value.save_as(path)
             durations.append(time.monotonic() - started)

@@ -241,7 +241,9 @@ def test_inside_keeps_the_weights_it_opened_with_until_refresh(app):
     assert run_until(app, lambda at: step_of(at) >= 3)
     app.switch_page("pages/inside.py").run()
     first = shown_step(app)
-    assert run_until(app, lambda at: live_jobs()[0].trainer.step_count > first + 5)
+    # Wait for a newer *published* snapshot (what Refresh takes), not the trainer's own count,
+    # which runs ahead of it by up to publish_every seconds.
+    assert run_until(app, lambda at: live_jobs()[0].snapshot().weights_step > first + 5)
     app.slider(key="grid-lines").set_value(20).run()
     assert shown_step(app) == first and not app.exception
     app.button(key="inside-refresh").click().run()

@@ -35,6 +35,7 @@ from flowcore.config import FlowConfig, TrainConfig, check_range
 from flowcore.curves import RECORD_KEYS
 from flowcore.flows import Flow, build_flow
 from flowcore.split import BATCH_STREAM, Split, seed_for, split_dataset
+from flowcore.target import StopTarget
 
 __all__ = ["RECORD_KEYS", "Split", "Trainer", "split_dataset"]
 
@@ -105,9 +106,9 @@ class Trainer:
         # the validation points' mean judges a "kl" stop target.
         self._test_log_p = self._true_log_p(self.test_data)
         val_log_p = self._true_log_p(self.val_data)
-        self._val_log_p = None if val_log_p is None else float(val_log_p.mean())
+        self._target = StopTarget.of(train_config, None if val_log_p is None else
+                                     float(val_log_p.mean()), dataset.name)
         self.target_note: str | None = None  # set when the stop target is reached
-        self._check_target(train_config)
         self.generator = torch.Generator().manual_seed(train_config.seed)
 
         self.flow = (flow or self._initial_flow()).float().to(self.device).train()
@@ -234,23 +235,10 @@ class Trainer:
         """Change the stop target (see :class:`TrainConfig`); a target not yet met lets a run
         that had finished at the old one go on."""
         config = dataclasses.replace(self.config, stop_at=stop_at, stop_below=stop_below)
-        self._check_target(config)
+        self._target = StopTarget.of(config, self._target.val_log_p, self.dataset.name)
         self.config = config
-        if self.target_note and not self._target_met(self.history[-1]["val_nll"]):
+        if self.target_note and not self._target.met(self.history[-1]["val_nll"]):
             self.target_note = None
-
-    def _check_target(self, config: TrainConfig) -> None:
-        if config.stop_at == "kl" and self._val_log_p is None:
-            raise ValueError(f"stop_at='kl' needs a dataset whose true density is known, and "
-                             f"{self.dataset.name!r} has none: use stop_at='nll' or 'none'.")
-
-    def _target_met(self, val_nll: float) -> bool:
-        """Whether a validation NLL meets the stop target (as a KL when the target is one)."""
-        cfg = self.config
-        if cfg.stop_at == "none" or not math.isfinite(val_nll):
-            return False
-        value = val_nll + self._val_log_p if cfg.stop_at == "kl" else val_nll
-        return value <= cfg.stop_below
 
     def learning_rate(self, step: int) -> float:
         """The scheduled learning rate at ``step`` (0-based): warm-up, then constant or cosine."""
@@ -391,8 +379,7 @@ class Trainer:
         """
         if self._test_log_p is None:
             return None
-        gap = self._test_log_p - self._log_q(self.test_data, flow)
-        return float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(gap.size))
+        return _mean_and_se(self._test_log_p - self._log_q(self.test_data, flow))
 
     def record(self) -> dict[str, Any] | None:
         """Evaluate now on the validation and test samples and append a :attr:`history` record.
@@ -425,10 +412,8 @@ class Trainer:
         if not (math.isfinite(val) and math.isfinite(test)):
             self._diverge(f"the held-out NLL became {val if not math.isfinite(val) else test}")
             return None
-        kl = kl_se = None
-        if self._test_log_p is not None:
-            gap = self._test_log_p - log_q
-            kl, kl_se = float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(gap.size))
+        kl, kl_se = (None, None) if self._test_log_p is None else _mean_and_se(
+            self._test_log_p - log_q)
         steps, seconds = self._last_record
         dt = self.train_seconds - seconds
         record = {
@@ -449,21 +434,23 @@ class Trainer:
         if len(self.history) > MAX_HISTORY:
             self.history = self.history[::-2][::-1]  # every other record, keeping the latest
         self._good_state = copy.deepcopy(self.flow.state_dict())
+        self._keep_if_best(record, val_points)
+        if self._target.met(val):
+            self.target_note = self._target.note(self.step_count, val)
+        return record
+
+    def _keep_if_best(self, record: dict[str, Any], val_points: np.ndarray) -> None:
+        """Keep the record's weights when their validation NLL is the lowest so far, or within
+        one paired standard error of it (see :meth:`record`)."""
+        val = record["val_nll"]
         if val < self._lowest_val_nll:
             self._lowest_val_nll, self._lowest_val_points = val, val_points
-            keep = True
         else:
-            gap = val_points - self._lowest_val_points
-            keep = len(gap) > 1 and gap.mean() <= gap.std(ddof=1) / math.sqrt(len(gap))
-        if keep:
-            self.best_val_nll, self.best_record = val, record
-            self.best_state = self._good_state
-        if self._target_met(val):
-            what = "KL" if self.config.stop_at == "kl" else "NLL"
-            value = val + self._val_log_p if what == "KL" else val
-            self.target_note = (f"Reached the target at step {self.step_count:,}: validation "
-                                f"{what} {value:.4f} ≤ {self.config.stop_below:g} nats.")
-        return record
+            mean, se = _mean_and_se(val_points - self._lowest_val_points)
+            if not mean <= se:  # also refuses a single point (se is NaN)
+                return
+        self.best_val_nll, self.best_record = val, record
+        self.best_state = self._good_state
 
     def metrics(self) -> dict[str, Any]:
         r"""The latest evaluation record, the current step and training loss, and the kept
@@ -514,3 +501,9 @@ class Trainer:
             **curves.for_file(self.history, self.loss_history),
             "device": self.device.type,
         }
+
+
+def _mean_and_se(values: np.ndarray) -> tuple[float, float]:
+    """The mean of ``values`` and its standard error (NaN for a single value)."""
+    se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
+    return float(values.mean()), float(se)

@@ -275,54 +275,61 @@ def _throughput(tp: Results | None) -> list[str]:
                   "flowcore, zuko and normflows imported).", ""]
     for full in (True, False):
         rows = [r for r in tp["rows"] if r["full_batch"] == full]
-        if not rows:
-            continue
-        n = rows[0]["batch_size"]
-        lines += [f"### Batch {n}{' (full batch)' if full else ''}", ""]
-        bare = {r["key"]: r for r in rows if r["loop"] == "bare"}
-        body = []
-        for r in rows:
-            versus = "—"
-            if r["loop"] == "trainer":
-                twin = bare.get(r["key"].replace("/trainer", "/bare"))
-                if twin:
-                    versus = f"{_ratio(r['steps_per_s'] / twin['steps_per_s'])} of bare"
-            body.append([f"{r['library']} {r['label']}", r["loop"], f"{r['params'] / 1000:.1f}k",
-                         _num(r["steps_per_s"]), _num(r["points_per_s"], 0),
-                         _mib(r.get("peak_extra_mib")), versus])
-        lines += _table(["Configuration", "Loop", "Params", "Steps/s", "Points/s",
-                         "Peak RSS extra", "Trainer vs bare"], body, "llrrrrr")
-        pairs = []
-        for peer_key, fc_key in (("zuko/realnvp/bare", "flowcore/seed/bare"),
-                                 ("normflows/realnvp/bare", "flowcore/seed/bare"),
-                                 ("zuko/nsf/bare", "flowcore/nsf/bare"),
-                                 ("normflows/nsf/bare", "flowcore/nsf/bare"),
-                                 ("zuko/maf/bare", "flowcore/maf/bare")):
-            a, b = bare.get(fc_key), bare.get(peer_key)
-            if a and b:
-                pairs.append(f"flowcore {a['label']} ÷ {b['library']} {b['label']}: "
-                             f"**{_ratio(a['steps_per_s'] / b['steps_per_s'])}**")
-        fused, seed = bare.get("flowcore/seed_fused/bare"), bare.get("flowcore/seed/bare")
-        if fused and seed:
-            pairs.append(f"one shared s/t trunk ÷ the seed's separate nets: "
-                         f"**{_ratio(fused['steps_per_s'] / seed['steps_per_s'])}**")
-        lines += [f"- {p}" for p in pairs] + [""]
+        if rows:
+            lines += _throughput_batch(rows, full)
+    return lines + _thread_scaling(tp)
+
+
+def _throughput_batch(rows: list[dict], full: bool) -> list[str]:
+    """One batch size's table, and flowcore's speed against its peers in that batch."""
+    lines = [f"### Batch {rows[0]['batch_size']}{' (full batch)' if full else ''}", ""]
+    bare = {r["key"]: r for r in rows if r["loop"] == "bare"}
+    body = []
+    for r in rows:
+        versus = "—"
+        if r["loop"] == "trainer":
+            twin = bare.get(r["key"].replace("/trainer", "/bare"))
+            if twin:
+                versus = f"{_ratio(r['steps_per_s'] / twin['steps_per_s'])} of bare"
+        body.append([f"{r['library']} {r['label']}", r["loop"], f"{r['params'] / 1000:.1f}k",
+                     _num(r["steps_per_s"]), _num(r["points_per_s"], 0),
+                     _mib(r.get("peak_extra_mib")), versus])
+    lines += _table(["Configuration", "Loop", "Params", "Steps/s", "Points/s",
+                     "Peak RSS extra", "Trainer vs bare"], body, "llrrrrr")
+    pairs = []
+    for peer_key, fc_key in (("zuko/realnvp/bare", "flowcore/seed/bare"),
+                             ("normflows/realnvp/bare", "flowcore/seed/bare"),
+                             ("zuko/nsf/bare", "flowcore/nsf/bare"),
+                             ("normflows/nsf/bare", "flowcore/nsf/bare"),
+                             ("zuko/maf/bare", "flowcore/maf/bare")):
+        a, b = bare.get(fc_key), bare.get(peer_key)
+        if a and b:
+            pairs.append(f"flowcore {a['label']} ÷ {b['library']} {b['label']}: "
+                         f"**{_ratio(a['steps_per_s'] / b['steps_per_s'])}**")
+    fused, seed = bare.get("flowcore/seed_fused/bare"), bare.get("flowcore/seed/bare")
+    if fused and seed:
+        pairs.append(f"one shared s/t trunk ÷ the seed's separate nets: "
+                     f"**{_ratio(fused['steps_per_s'] / seed['steps_per_s'])}**")
+    return lines + [f"- {p}" for p in pairs] + [""]
+
+
+def _thread_scaling(tp: Results) -> list[str]:
     scaling = tp.get("thread_scaling")
-    if scaling:
-        lines += ["### Torch threads", "",
-                  "`Trainer.step` steps/s at each intra-op thread count, interleaved windows in "
-                  f"one process (flowcore's own choice here: {tp.get('threads_default')}). A "
-                  "loaded machine (see the load average above) punishes more threads hard.", ""]
-        counts = sorted({r["threads"] for r in scaling})
-        body = []
-        for preset in dict.fromkeys(r["preset"] for r in scaling):
-            rate = {r["threads"]: r["steps_per_s"] for r in scaling if r["preset"] == preset}
-            body.append([preset, *[_num(rate.get(c)) for c in counts],
-                         *[_ratio(rate[c] / rate[1]) if rate.get(c) and rate.get(1) else "—"
-                           for c in counts[1:]]])
-        lines += _table(["Preset", *[f"{c} thread{'s' if c > 1 else ''}" for c in counts],
-                         *[f"{c} ÷ 1" for c in counts[1:]]], body)
-    return lines
+    if not scaling:
+        return []
+    lines = ["### Torch threads", "",
+             "`Trainer.step` steps/s at each intra-op thread count, interleaved windows in "
+             f"one process (flowcore's own choice here: {tp.get('threads_default')}). A "
+             "loaded machine (see the load average above) punishes more threads hard.", ""]
+    counts = sorted({r["threads"] for r in scaling})
+    body = []
+    for preset in dict.fromkeys(r["preset"] for r in scaling):
+        rate = {r["threads"]: r["steps_per_s"] for r in scaling if r["preset"] == preset}
+        body.append([preset, *[_num(rate.get(c)) for c in counts],
+                     *[_ratio(rate[c] / rate[1]) if rate.get(c) and rate.get(1) else "—"
+                       for c in counts[1:]]])
+    return lines + _table(["Preset", *[f"{c} thread{'s' if c > 1 else ''}" for c in counts],
+                           *[f"{c} ÷ 1" for c in counts[1:]]], body)
 
 
 def _kl_table(kl: Results | None) -> list[str]:

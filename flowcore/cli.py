@@ -53,12 +53,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = sub.add_parser(
+    _train_arguments(sub.add_parser(
         "train",
         help="train a flow and save it as .safetensors",
         description="Train a flow. With no options it uses the measured best defaults "
         f"(--preset {DEFAULT_PRESET}) on the two moons.",
-    )
+    ))
+
+    ev = sub.add_parser("eval", help="held-out NLL, bits/dim and KL to the truth of a model",
+                        description="Evaluate a saved model on fresh samples of a dataset.")
+    ev.add_argument("model", help="a .safetensors file made by flowcore")
+    ev.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
+    ev.add_argument("--data", metavar="FILE.csv", help="evaluate on your own CSV instead")
+    ev.add_argument("-n", type=int, default=20_000, help="number of test points")
+    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--json", action="store_true")
+
+    sa = sub.add_parser("sample", help="draw samples from a model into a CSV file",
+                        description="Draw samples x = f^-1(z), z ~ N(0, I), from a saved model.")
+    sa.add_argument("model", help="a .safetensors file made by flowcore")
+    sa.add_argument("-n", type=int, default=1000, help="number of samples")
+    sa.add_argument("--out", default="samples.csv")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--json", action="store_true")
+
+    sub.add_parser("datasets", help="list the built-in datasets")
+    return parser
+
+
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    """The train command's options, in groups: data, model, training."""
     data = train.add_argument_group("data")
     data.add_argument("--dataset", default="moons",
                       help=f"one of: {', '.join(datasets.names() + datasets.real_names())}")
@@ -92,26 +116,6 @@ def _parser() -> argparse.ArgumentParser:
                      help="auto (default): a CUDA GPU when present, else the CPU")
     train.add_argument("--out", default="model.safetensors", help="where to save the model")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
-
-    ev = sub.add_parser("eval", help="held-out NLL, bits/dim and KL to the truth of a model",
-                        description="Evaluate a saved model on fresh samples of a dataset.")
-    ev.add_argument("model", help="a .safetensors file made by flowcore")
-    ev.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
-    ev.add_argument("--data", metavar="FILE.csv", help="evaluate on your own CSV instead")
-    ev.add_argument("-n", type=int, default=20_000, help="number of test points")
-    ev.add_argument("--seed", type=int, default=12345)
-    ev.add_argument("--json", action="store_true")
-
-    sa = sub.add_parser("sample", help="draw samples from a model into a CSV file",
-                        description="Draw samples x = f^-1(z), z ~ N(0, I), from a saved model.")
-    sa.add_argument("model", help="a .safetensors file made by flowcore")
-    sa.add_argument("-n", type=int, default=1000, help="number of samples")
-    sa.add_argument("--out", default="samples.csv")
-    sa.add_argument("--seed", type=int, default=0)
-    sa.add_argument("--json", action="store_true")
-
-    sub.add_parser("datasets", help="list the built-in datasets")
-    return parser
 
 
 def _dataset(name: str | None, csv: str | None, noise: float | None = None):

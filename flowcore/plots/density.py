@@ -150,6 +150,16 @@ def clickable_density_figure(flow: Flow, data: Any = None, bounds: Sequence[floa
                                           "dragmode": "pan"})
 
 
+def _on_one_scale(*log_densities: np.ndarray) -> tuple[list[np.ndarray], tuple[float, float]]:
+    """Log-densities clipped to one range, from the highest finite value down
+    ``LOG_DENSITY_DEPTH`` nats (non-finite values at the floor), and that range."""
+    finite_max = [float(a[np.isfinite(a)].max()) for a in log_densities if np.isfinite(a).any()]
+    top = max(finite_max) if finite_max else 0.0
+    floor = top - LOG_DENSITY_DEPTH
+    return [np.where(np.isfinite(a), np.clip(a, floor, top), floor)
+            for a in log_densities], (floor, top)
+
+
 def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
                  bounds: Sequence[float], resolution: int = 150, anchor: Any = None
                  ) -> go.Figure:
@@ -175,15 +185,7 @@ def truth_figure(flow: Flow, log_density_fn: Callable[[np.ndarray], Any],
     """
     x_lo, x_hi, y_lo, y_hi = analysis.check_bounds(bounds)
     grid = analysis.truth_grid(flow, log_density_fn, bounds, resolution, anchor)
-    finite_max = [float(a[np.isfinite(a)].max()) for a in (grid.truth, grid.model)
-                  if np.isfinite(a).any()]
-    top = max(finite_max) if finite_max else 0.0
-    floor = top - LOG_DENSITY_DEPTH
-
-    def shown(a: np.ndarray) -> np.ndarray:
-        return np.where(np.isfinite(a), np.clip(a, floor, top), floor)
-
-    true_shown, model_shown = shown(grid.truth), shown(grid.model)
+    (true_shown, model_shown), (floor, top) = _on_one_scale(grid.truth, grid.model)
     ratio = model_shown - true_shown
     limit = float(np.abs(ratio).max()) or 1.0
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09, shared_yaxes=True,

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 import flowcore as fc
-from flowcore import curves
 from flowcore.experiment import continued
 
 
@@ -234,20 +233,6 @@ def test_resumed_training_goes_on_from_the_saved_step_with_its_curves():
     second.step(30)
     assert second.step_count == best + 30
     assert second.history[-2]["time"] == first.best_record["time"] < second.history[-1]["time"]
-
-
-@pytest.mark.parametrize("bad", [
-    {"metrics": {"best_step": -3}, "history": []},
-    {"metrics": {"best_step": True}},
-    {"metrics": {"best_step": 50}, "history": [{"step": 10, "time": "x", "val_nll": 1.0}]},
-    {"metrics": {"best_step": 50}, "history": [{"step": 20, "time": 1, "val_nll": 1.0},
-                                               {"step": 10, "time": 2, "val_nll": 1.0}]},
-    {"metrics": "no", "history": "no"},
-])
-def test_resume_ignores_curves_that_are_not_well_formed(bad):
-    resumed = curves.read(bad)
-    assert resumed.history == [] and resumed.loss_history == []
-    assert resumed.step in (0, 50) and resumed.seconds == 0.0
 
 
 def test_stop_target_ends_training_at_the_first_validation_record_that_meets_it():

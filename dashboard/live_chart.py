@@ -12,16 +12,15 @@ component asset route (``/_stcore/bidi-components/<name>/<file>``); the browser 
 per page, never with a figure. Both asset folders are declared to Streamlit here, as an installed
 package's ``pyproject.toml`` would declare them.
 
-What AppTest sees (the seam tests read): a ``bidi_component`` element keyed ``<name>-chart``
-whose data is ``{"figure": <the figure's JSON, as st.plotly_chart would send it>, "config":
-...}``; :func:`figure_spec` returns that JSON.
+What AppTest sees: a ``bidi_component`` element keyed ``<name>-chart`` whose data is
+``{"figure": <the figure's JSON, as st.plotly_chart would send it>, "config": ...}``;
+:func:`shown` reads them.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import plotly
 import plotly.io
@@ -66,6 +65,9 @@ def live_chart(name: str, fig) -> None:
               data={"figure": plotly.io.to_json(fig, validate=False), "config": png_config(name)})
 
 
-def figure_spec(element) -> dict[str, Any]:
-    """The figure an AppTest ``bidi_component`` element of a live chart was given, as a dict."""
-    return json.loads(json.loads(element.proto.json)["figure"])
+def shown(at) -> dict[str, str]:
+    """The live charts an AppTest app shows: their keys (``<name>-chart``) and the figure JSON
+    each was given, the same JSON ``st.plotly_chart`` would carry in its ``spec``. The seam the
+    app's tests read: AppTest cannot run the component's JS, but it keeps the data sent to it."""
+    return {e.key: json.loads(e.proto.json)["figure"] for e in at.get(ELEMENT)
+            if e.proto.component_name == CHART}

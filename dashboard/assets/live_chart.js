@@ -67,6 +67,8 @@ function streamlitLook(element, layout) {
   return {...layout, title, template: {...layout.template, layout: {...own, ...look}}};
 }
 
+const DEFAULT_HEIGHT = 450;
+
 export default function liveChart({data, parentElement}) {
   let chart = parentElement.querySelector(":scope > .live-chart");
   if (!chart) {
@@ -76,6 +78,9 @@ export default function liveChart({data, parentElement}) {
   }
   const figure = JSON.parse(data.figure);
   chart.newest = figure;
+  // A fixed height (the figure's, else Plotly's default, as st.plotly_chart drew it): a
+  // responsive Plotly chart fills its div, and a div sized by its content then collapsed to 0.
+  chart.style.height = `${(figure.layout && figure.layout.height) || DEFAULT_HEIGHT}px`;
   loadPlotly().then((Plotly) => {
     if (chart.newest !== figure) return;  // a newer figure arrived while plotly.js loaded
     return Plotly.react(chart, figure.data || [], streamlitLook(parentElement, figure.layout || {}),

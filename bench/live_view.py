@@ -45,15 +45,18 @@ SLIDER_PRESSES = 15
 #: - ``redraws``: draws that show the panel new data (a fingerprint of its traces' values
 #:   changed), whether the chart was updated in place or mounted anew; a resize, a hover or a
 #:   re-render of the same figure does not count;
+#: - ``mounts``: chart divs that appeared in the panel after the probe started (a chart updated in
+#:   place has none; st.plotly_chart mounted a new one for most new figures);
 #: - ``staleMs``: the time its cell carries Streamlit's stale mark (``data-stale``), from DOM
 #:   mutations, so the figure does not depend on how often a busy browser runs a timer;
 #: - ``greyMs``: the part of that time the cell is visibly fading: Streamlit's stale style waits
 #:   ``transition-delay`` (read from the page, 0.5 s in Streamlit 1.67) before it starts to
 #:   fade, so a mark shorter than that greys nothing.
 LIVE_VIEW_PROBE = """(keys) => {
-  const probe = {redraws: {}, staleMs: {}, greyMs: {}, staleSince: {}, delay: {},
+  const probe = {redraws: {}, mounts: {}, staleMs: {}, greyMs: {}, staleSince: {}, delay: {},
                  start: performance.now()};
-  keys.forEach(k => { probe.redraws[k] = 0; probe.staleMs[k] = 0; probe.greyMs[k] = 0;
+  keys.forEach(k => { probe.redraws[k] = 0; probe.mounts[k] = 0; probe.staleMs[k] = 0;
+                      probe.greyMs[k] = 0;
                       probe.staleSince[k] = null; probe.delay[k] = 0; });
   const staleElement = (k) => {
     const cell = document.querySelector('.st-key-' + k);
@@ -95,6 +98,7 @@ LIVE_VIEW_PROBE = """(keys) => {
       for (const gd of document.querySelectorAll('.st-key-' + k + ' .js-plotly-plot')) {
         if (bound.has(gd) || !gd.on) continue;
         bound.add(gd);
+        if (counting) probe.mounts[k] += 1;
         if (gd._fullData) seen(k, gd, counting);
         gd.on('plotly_afterplot', () => seen(k, gd, true));
       }
@@ -130,7 +134,7 @@ READ_PROBE = """(keys) => {
     stale[k] = (p.staleMs[k] + open) / total;
     grey[k] = (p.greyMs[k] + Math.max(0, open - p.delay[k])) / total;
   }
-  return {redraws: p.redraws, stale, grey, seconds: total / 1000};
+  return {redraws: p.redraws, mounts: p.mounts, stale, grey, seconds: total / 1000};
 }"""
 
 
@@ -293,6 +297,8 @@ def run(profile: Profile) -> dict[str, Any]:
                 "ratios": ratios, "ratio": median(ratios),
                 "redraws": {k: median([pg["redraws"][k] * seconds / pg["seconds"] for pg in pages])
                             for k in PANELS},
+                "mounts": {k: median([pg["mounts"][k] * seconds / pg["seconds"] for pg in pages])
+                           for k in PANELS},
                 "stale": {k: median([pg["stale"][k] for pg in pages]) for k in PANELS},
                 "grey": {k: median([pg["grey"][k] for pg in pages]) for k in PANELS},
             }

@@ -396,10 +396,13 @@ def _live_view(live: Results | None) -> list[str]:
                                                                   "density")),
                      " / ".join(f"{p['grey'][k]:.0%}" for k in ("samples", "latent", "nll",
                                                                  "density")) if "grey" in p
+                     else "—",
+                     " / ".join(f"{p['mounts'][k]:.0f}" for k in ("samples", "latent", "nll",
+                                                                 "density")) if "mounts" in p
                      else "—"])
     lines += _table(["Preset", "Ratio (median)", "Rounds", "Redraws in 10 s (samples / latent / "
-                     "NLL / density)", "Marked stale (same order)", "Greyed (same order)"], rows,
-                    "lrllll")
+                     "NLL / density)", "Marked stale (same order)", "Greyed (same order)",
+                     "New chart divs in 10 s (same order)"], rows, "lrlllll")
     answer = live["answer_s"]
     lines += ["", f"Sidebar answer while the seed trains (typing a warm-up until the address bar "
               f"shows it): median {answer['median']:.2f} s, worst {answer['worst']:.2f} s.", ""]

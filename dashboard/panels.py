@@ -9,6 +9,7 @@ import streamlit as st
 
 import flowcore as fc
 from dashboard import state
+from dashboard.live_chart import live_chart
 from dashboard.state import HEARTBEAT_SECONDS, PANEL_SAMPLES
 from dashboard.views import cached
 from flowcore import analysis, datasets, plots
@@ -118,7 +119,7 @@ def _status(job: fc.TrainingJob, snap: fc.Snapshot) -> None:
 
 def _chart(name: str, fig) -> None:
     with st.container(key=name):
-        st.plotly_chart(fig, key=f"{name}-chart")
+        live_chart(name, fig)
 
 
 def draw(run: state.SessionRun) -> None:

@@ -1,8 +1,9 @@
 """Shared pieces of the hardening suite (issue 6): tests/app/test_hostile_*.py.
 
 - AppTest helpers: a small-model app, the status line, waiting, stopping every job.
-- ``chart_problems``: decodes every Plotly figure the app sent and lists NaN/inf values and traces
-  whose data is all missing.
+- ``chart_specs``: every Plotly figure the app sent, by chart key (``st.plotly_chart`` and the live
+  Train charts); ``chart_problems`` decodes them and lists NaN/inf values and traces whose data is
+  all missing.
 - ``PeakRSS``: the peak resident-memory growth of this process inside a ``with`` block.
 - ``Server``: a real ``streamlit run app.py`` on a free port, for the browser tests. It runs this
   file as ``python tests/app/app_helpers.py serve app.py --server.port P ...``: Streamlit's own CLI
@@ -192,12 +193,20 @@ def figure_problems(spec: str, label: str) -> list[str]:
     return problems
 
 
+def chart_specs(at) -> dict[str, str]:
+    """Every Plotly figure the app currently shows, as JSON by chart key: ``st.plotly_chart``'s
+    spec, and the figure each live Train chart (dashboard/live_chart.py) was given."""
+    from dashboard import live_chart
+
+    specs = {chart.key or "chart": chart.proto.spec for chart in at.get("plotly_chart")}
+    return {**specs, **live_chart.shown(at)}
+
+
 def chart_problems(at) -> list[str]:
     """Problems (see ``figure_problems``) in every Plotly chart the app currently shows."""
     problems = []
-    charts = at.get("plotly_chart")
-    for chart in charts:
-        problems += figure_problems(chart.proto.spec, chart.key or "chart")
+    for key, spec in chart_specs(at).items():
+        problems += figure_problems(spec, key)
     return problems
 
 

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 import streamlit as st
-from app_helpers import APP, run_until, status, step_of
+from app_helpers import APP, chart_problems, chart_specs, run_until, status, step_of
 from streamlit.testing.v1 import AppTest
 
 import flowcore as fc
@@ -34,7 +34,8 @@ def test_train_page_loads_with_the_seed_configuration(app):
     assert app.selectbox(key="arch").value == "realnvp"
     assert app.number_input(key="lr").value == pytest.approx(1e-3)
     assert "idle" in status(app) and step_of(app) == 0
-    assert len(app.get("plotly_chart")) >= 4
+    assert {f"{k}-chart" for k in ("density", "samples", "latent", "nll")} <= set(chart_specs(app))
+    assert not chart_problems(app), chart_problems(app)
     for key in ("train", "pause", "step", "reset"):
         assert app.button(key=key) is not None
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import streamlit as st
-from app_helpers import chart_problems, new_app, step_of, stop_all_jobs, texts
+from app_helpers import chart_problems, chart_specs, new_app, step_of, stop_all_jobs, texts
 
 import flowcore as fc
 from dashboard import panels
@@ -41,15 +41,13 @@ def _pick(at, name: str, steps: int = 2):
 
 
 def chart(at, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        if element.proto.id.endswith(f"-{key}-chart"):
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key!r}")
+    specs = chart_specs(at)
+    assert f"{key}-chart" in specs, f"no chart {key!r} in {sorted(specs)}"
+    return json.loads(specs[f"{key}-chart"])
 
 
 def keys_shown(at) -> set[str]:
-    return {key for key in (*TWO_D, *MANY_D) if any(
-        e.proto.id.endswith(f"-{key}-chart") for e in at.get("plotly_chart"))}
+    return {key for key in (*TWO_D, *MANY_D) if f"{key}-chart" in chart_specs(at)}
 
 
 def axis_titles(fig: dict, axis: str = "x") -> list[str]:

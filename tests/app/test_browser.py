@@ -62,8 +62,8 @@ def test_train_pause_download_and_sessions(server, browser, tmp_path):
         page.locator(f".st-key-{key} .js-plotly-plot").first.wait_for(timeout=60_000)
 
     button(page, "train").click()
-    # Read in the same call that waited: between two calls the chart may be mid-remount
-    # (Streamlit 1.67 mounts a new chart whenever its figure changes) and show no data yet.
+    # Read in the same call that waited: the chart may redraw between two calls (it updates in
+    # place now, dashboard/live_chart.py; st.plotly_chart mounted a new, empty one each time).
     points = page.wait_for_function(
         f"() => {{ const p = ({_TEST_NLL_JS})(); return p.length >= 3 ? p : null; }}",
         timeout=180_000).json_value()

@@ -1,39 +1,66 @@
-"""The live view in Chromium (issue 15): while a run trains, the samples, push-forward and NLL
-panels keep showing new data, and are rarely greyed out as stale. Counted in the page (a redraw
-is a Plotly draw of new data; greyed is the part of the stale mark long enough for Streamlit's
-fade to start), not timed; bench/live_view.py measures the goals (≥ 8 redraws in 10 s, ≤ 5%
-greyed) on both presets."""
+"""The live view in Chromium (issue 15): while the seed preset trains, the samples, push-forward
+and NLL panels keep showing new data in the chart they first drew (dashboard/live_chart.py updates
+one Plotly div per panel in place; st.plotly_chart mounted a new one for each new figure), and
+they are rarely greyed out as stale. Counted in the page (a redraw is a Plotly draw of new data; a
+mount is a new chart div; greyed is the part of the stale mark long enough for Streamlit's fade to
+start), not timed; bench/live_view.py measures the goals (≥ 8 redraws in 10 s, ≤ 5% greyed) on
+both presets."""
 
 import time
 
 import pytest
-from app_helpers import SMALL, click, wait_status
+from app_helpers import click, wait_status
 
-from bench.live_view import LIVE_VIEW_PROBE, PANELS, READ_PROBE
+from bench.live_view import LIVE_VIEW_PROBE, PANELS, READ_PROBE, _preset_query
 
 pytestmark = pytest.mark.browser
 WINDOW_S = 10.0
+FAST = ("samples", "latent", "nll")  # refreshed every second; the density every 3 s
+SEVERAL = 3  # draws of new data in the window, of about 10 refreshes
+
+#: Each panel's chart div when the window starts, and whether it is still the panel's only one.
+REMEMBER_CHARTS = """(keys) => { window.liveCharts = Object.fromEntries(keys.map(
+  k => [k, document.querySelector('.st-key-' + k + ' .js-plotly-plot')])); }"""
+SAME_CHARTS = """(keys) => Object.fromEntries(keys.map(k => {
+  const now = document.querySelectorAll('.st-key-' + k + ' .js-plotly-plot');
+  return [k, now.length === 1 && now[0] === window.liveCharts[k]];
+}))"""
+#: The panels whose chart is not drawn full height now (a chart that filled a div sized by its
+#: content collapsed to 0 px between refreshes).
+FLAT_CHARTS = """(keys) => keys.filter(k => {
+  const chart = document.querySelector('.st-key-' + k + ' .js-plotly-plot');
+  return !chart || chart.getBoundingClientRect().height < 100;
+})"""
 
 
-def test_panels_show_new_data_every_refresh_and_are_rarely_stale(server, browser):
+def test_seed_panels_update_in_place_with_new_data_and_are_rarely_grey(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    query = "&".join(f"{k}={v}" for k, v in {**SMALL, "steps": "1000000"}.items())
-    page.goto(f"{server.url}/?{query}")
+    page.goto(f"{server.url}/?{_preset_query('seed')}&steps=1000000")
+    for key in PANELS:
+        page.locator(f".st-key-{key} .js-plotly-plot").first.wait_for(timeout=60_000)
     click(page, "train")
     wait_status(page, "running")
     time.sleep(2.0)
     page.evaluate(LIVE_VIEW_PROBE, list(PANELS))
-    time.sleep(WINDOW_S)
+    page.evaluate(REMEMBER_CHARTS, list(PANELS))
+    flat = []
+    for _ in range(int(WINDOW_S / 0.5)):  # looked at twenty times in the window
+        time.sleep(0.5)
+        flat += page.evaluate(FLAT_CHARTS, list(PANELS))
     seen = page.evaluate(READ_PROBE, list(PANELS))
+    same = page.evaluate(SAME_CHARTS, list(PANELS))
+    click(page, "pause")
     page.close()
-    refreshes = seen["seconds"]  # the live panels refresh once a second
-    # Regression guards, loose enough for a 2-core CI machine shared by the server, the
-    # training thread and Chromium: the panels must not freeze or stay greyed out. On this
-    # machine loaded by other work, 4-6 draws of new data in 10 s, up to 35% marked stale and
-    # 18% greyed were measured; the goals (8 draws, 5% greyed) are bench/live_view.py's and are
-    # not met yet.
-    for panel in ("samples", "latent", "nll"):
-        assert seen["redraws"][panel] >= 0.3 * refreshes, (panel, seen)
-        assert seen["stale"][panel] <= 0.6, (panel, seen)
+    assert not flat, f"charts drawn flat: {flat}"
+    for panel in PANELS:
+        assert same[panel] and seen["mounts"][panel] == 0, (panel, same, seen)
+    # Loose enough for a 2-core CI machine shared by the server, the seed's training thread and
+    # Chromium (the goals, 8 draws and at most 5% greyed, are bench/live_view.py's). On this
+    # machine: 9-11 draws of new data in 10 s and 0-0.5% greyed at 1-min load 3-4; 3-9 draws and
+    # up to 28% greyed at load 6-11 while another suite ran its own Chromium tests (then the
+    # server's fragment runs, not the charts, are slow: the greyed time is Streamlit's stale mark
+    # waiting for them).
+    for panel in FAST:
+        assert seen["redraws"][panel] >= SEVERAL, (panel, seen)
         assert seen["grey"][panel] <= 0.35, (panel, seen)
     assert seen["redraws"]["density"] >= 1, seen  # the heatmap refreshes every 3 s

@@ -197,7 +197,7 @@ def test_keyboard_shortcuts_drive_the_run(server, browser):
         page.locator("h1").first.click()  # focus the page, not a field
         # A shortcut does what its button does, and nothing while the button is disabled (as
         # Streamlit disables every widget while the page reconnects, seen once at load 11).
-        page.locator(".st-key-train button:enabled").wait_for(timeout=60_000)
+        page.locator(".st-key-train button:enabled").first.wait_for(timeout=60_000)
         page.keyboard.press(" ")
         wait_status(page, "running", label="space")
         page.keyboard.press(" ")

@@ -5,10 +5,10 @@ new figure of a live panel mounted a new chart in the browser (a new div and a f
 ``Plotly.newPlot``). This component (``st.components.v2``, JS in ``assets/live_chart.js``) keeps
 one chart per panel, keyed so its element id stays the same, and hands each new figure to
 ``Plotly.react`` on the same div. Side by side in Chromium while the seed preset trained (3
-rounds, 1-min load 2.6-4.3): new data in the samples, latent and NLL panels 8 / 8 / 7 times in 10 s
-with st.plotly_chart (every one a new div), 10.5 / 9.6 / 9.6 with this (no new div); greyed as
-stale 4.2% against at most 1.2%. It looks as before: ``streamlitLook`` in the JS gives the
-figures the theme st.plotly_chart gave them.
+rounds, 1-min load 1.9-3.9): new data in the samples, latent and NLL panels 5.4 times in 10 s with
+st.plotly_chart (every one a new div), 9.7-9.8 with this (no new div); greyed as stale 9.9% of
+the time against 0%. It looks as before: ``streamlitLook`` in the JS gives the figures the theme
+st.plotly_chart gave them.
 
 plotly.js is the plotly package's own ``package_data/plotly.min.js``, served by Streamlit's
 component asset route (``/_stcore/bidi-components/<name>/<file>``); the browser fetches it once

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from flowcore.stats import mean_and_se
+
 # KDE bandwidth factors tried on the validation split (Scott's factor is n^(-1/(d+4)), near
 # 0.3..0.7 here; the grid reaches well past it both ways).
 KDE_BANDWIDTHS = tuple(float(h) for h in np.geomspace(0.02, 2.0, 25))
@@ -109,9 +111,9 @@ def fit_baselines(train: np.ndarray, validation: np.ndarray, test: np.ndarray) -
     kde_test = -kde_log_density(train, test, best_h)
     return [
         Baseline("gaussian", "Gaussian (full covariance)", float(gauss_test.mean()),
-                 _se(gauss_test), float(gauss_val.mean())),
+                 mean_and_se(gauss_test)[1], float(gauss_val.mean())),
         Baseline("kde", f"KDE (h = {best_h:.3g}, chosen on validation)", float(kde_test.mean()),
-                 _se(kde_test), best_val, best_h),
+                 mean_and_se(kde_test)[1], best_val, best_h),
     ]
 
 
@@ -133,7 +135,3 @@ def _gaussian_log_density(centred: np.ndarray, chol: np.ndarray) -> np.ndarray:
     dim = centred.shape[1]
     return (-0.5 * (white**2).sum(1) - np.log(np.diag(chol)).sum()
             - 0.5 * dim * math.log(2 * math.pi))
-
-
-def _se(values: np.ndarray) -> float:
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan

@@ -33,6 +33,7 @@ from flowcore.io import load_with_info
 from flowcore.job import configure_threads
 from flowcore.presets import DEFAULT_PRESET, PRESETS, fixed_data_recipe
 from flowcore.split import split_dataset
+from flowcore.stats import mean_and_se
 from flowcore.train import Trainer
 
 LN2 = math.log(2)
@@ -258,8 +259,7 @@ def _eval(args) -> dict[str, Any]:
     log_p = dataset.log_density(x.astype(np.float64))
     kl = kl_se = None
     if log_p is not None and np.isfinite(log_p).all() and len(x) > 1:
-        gap = log_p - log_q
-        kl, kl_se = float(gap.mean()), float(gap.std(ddof=1) / math.sqrt(len(gap)))
+        kl, kl_se = mean_and_se(log_p - log_q)
     return {
         "dataset": dataset.name,
         "n": len(x),

@@ -35,6 +35,7 @@ from flowcore.config import FlowConfig, TrainConfig, check_range
 from flowcore.curves import RECORD_KEYS
 from flowcore.flows import Flow, build_flow
 from flowcore.split import BATCH_STREAM, Split, seed_for, split_dataset
+from flowcore.stats import mean_and_se
 from flowcore.target import StopTarget
 
 __all__ = ["RECORD_KEYS", "Split", "Trainer", "split_dataset"]
@@ -385,7 +386,7 @@ class Trainer:
         """
         if self._test_log_p is None:
             return None
-        return _mean_and_se(self._test_log_p - self._log_q(self.test_data, flow))
+        return mean_and_se(self._test_log_p - self._log_q(self.test_data, flow))
 
     def record(self) -> dict[str, Any] | None:
         """Evaluate now on the validation and test samples and append a :attr:`history` record.
@@ -418,7 +419,7 @@ class Trainer:
         if not (math.isfinite(val) and math.isfinite(test)):
             self._diverge(f"the held-out NLL became {val if not math.isfinite(val) else test}")
             return None
-        kl, kl_se = (None, None) if self._test_log_p is None else _mean_and_se(
+        kl, kl_se = (None, None) if self._test_log_p is None else mean_and_se(
             self._test_log_p - log_q)
         steps, seconds = self._last_record
         dt = self.train_seconds - seconds
@@ -452,7 +453,7 @@ class Trainer:
         if val < self._lowest_val_nll:
             self._lowest_val_nll, self._lowest_val_points = val, val_points
         else:
-            mean, se = _mean_and_se(val_points - self._lowest_val_points)
+            mean, se = mean_and_se(val_points - self._lowest_val_points)
             if not mean <= KEEP_WITHIN_SE * se:  # also refuses a single point (se is NaN)
                 return
         self.best_val_nll, self.best_record = val, record
@@ -507,9 +508,3 @@ class Trainer:
             **curves.for_file(self.history, self.loss_history),
             "device": self.device.type,
         }
-
-
-def _mean_and_se(values: np.ndarray) -> tuple[float, float]:
-    """The mean of ``values`` and its standard error (NaN for a single value)."""
-    se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
-    return float(values.mean()), float(se)

@@ -17,6 +17,7 @@ _JS = """
 export default function (component) {
   const { setStateValue, data } = component;
   const KEY = "flow-playground-tab";
+  const RESEND_MS = 3000;
   let token = window.sessionStorage.getItem(KEY);
   if (!token || (data && data.renew === token)) {
     const bytes = new Uint8Array(16);
@@ -24,14 +25,27 @@ export default function (component) {
     token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
     window.sessionStorage.setItem(KEY, token);
   }
-  // Sent once per page: every later rerun draws this component again, and a value sent again
-  // would ask for yet another rerun.
-  if (window.flowPlaygroundTab !== token) {
-    window.flowPlaygroundTab = token;  // tests wait for it before they click
-    setStateValue("token", token);
+  // The server echoes the token it holds as data.known. Until it holds this one, ask again every
+  // few seconds: the rerun that carries it can be lost while several pages load at once. Once it
+  // is known nothing more is sent. The timer lives on the window because Streamlit runs this
+  // function again when the data changes without calling the cleanup of the run before.
+  window.clearInterval(window.flowPlaygroundTabTimer);
+  if (data && data.known === token) {
+    return undefined;
   }
+  const send = () => {
+    window.flowPlaygroundTabSends = (window.flowPlaygroundTabSends || 0) + 1;  // tests count
+    setStateValue("token", token);
+  };
+  if (window.flowPlaygroundTab !== token) {
+    window.flowPlaygroundTab = token;
+    send();
+  }
+  window.flowPlaygroundTabTimer = window.setInterval(send, RESEND_MS);
+  return () => window.clearInterval(window.flowPlaygroundTabTimer);
 }
 """
+_KEY = "tab-token"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _component = st.components.v2.component("flow_playground_tab_token", js=_JS)
 
@@ -40,10 +54,18 @@ def remember() -> None:
     """Ask the tab for its token. It arrives a run later (the browser answers) and is kept in
     ``session_state[Key.TAB_TOKEN]`` for :func:`dashboard.state.session_run`."""
     renew = st.session_state.get(Key.TOKEN_RENEW)
-    result = _component(key="tab-token", data={"renew": renew}, on_token_change=lambda: None)
-    token = getattr(result, "token", None)
-    valid = isinstance(token, str) and _TOKEN.fullmatch(token) is not None and token != renew
-    st.session_state[Key.TAB_TOKEN] = token if valid else None
+    # What the tab sent, read before the component is drawn, so that the run its answer causes
+    # already tells the tab "known" and it stops asking.
+    sent = st.session_state.get(_KEY)
+    known = _valid(sent.get("token") if isinstance(sent, dict) else None, renew)
+    result = _component(key=_KEY, data={"renew": renew, "known": known},
+                        on_token_change=lambda: None)
+    st.session_state[Key.TAB_TOKEN] = _valid(getattr(result, "token", None), renew)
+
+
+def _valid(token: object, renew: str | None) -> str | None:
+    ok = isinstance(token, str) and _TOKEN.fullmatch(token) is not None and token != renew
+    return token if ok else None
 
 
 def mark_ready() -> None:

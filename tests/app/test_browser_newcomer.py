@@ -124,6 +124,10 @@ def test_a_reload_keeps_the_tabs_run_and_a_shared_link_gets_a_fresh_one(server, 
         page.reload()
         text = wait_status(page, "paused", label="the reloaded tab")
         assert step_in(text) == held
+        # The tab sent its token once; once the server knows it, the tab stops asking (it asks
+        # again every 3 s only while the server does not).
+        time.sleep(7)
+        assert page.evaluate("window.flowPlaygroundTabSends") == 1
         # The same URL in another browser: a fresh run of its own, the first one untouched.
         other, second = _open(browser, page.url)
         try:

@@ -54,8 +54,9 @@ def adapt_to(dataset) -> None:
     st.session_state[Key.RECIPE_NOTE] = (
         f"Settings adapted to this data ({recipe.label.split(', adapted to ')[-1]}): "
         f"{recipe.flow.layers} layers, a {recipe.train.steps:,}-step {recipe.train.schedule} "
-        f"schedule and weight decay {recipe.train.weight_decay:g}; the kept weights are chosen "
-        "on the validation rows.")
+        f"schedule, weight decay {recipe.train.weight_decay:g} and batches jittered by "
+        f"{recipe.train.jitter:g} of each column's standard deviation; the kept weights are "
+        "chosen on the validation rows.")
 
 
 def _dataset_chosen() -> None:

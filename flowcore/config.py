@@ -219,6 +219,9 @@ class TrainConfig(_Validated):
         warmup: steps of linear warm-up at the start of either schedule.
         clip_grad: gradient-norm clip; 0 turns it off.
         weight_decay: L2 (adam) or decoupled (adamw) weight decay.
+        jitter: with fixed data, Gaussian noise added to every training batch, in units of each
+            column's standard deviation: a smoothing regulariser for a sample the flow would
+            otherwise memorise. Validation and test points get none; 0 turns it off.
         data_mode: ``"fixed"`` (a fixed training sample of ``n_train`` points) or ``"fresh"``
             (new samples every step, for datasets that can sample).
         n_train: size of the fixed training sample.
@@ -246,6 +249,7 @@ class TrainConfig(_Validated):
     warmup: int = field(default=0, metadata=_range(0, 100_000))
     clip_grad: float = field(default=0.0, metadata=_range(0.0, 1e6))
     weight_decay: float = field(default=0.0, metadata=_range(0.0, 1.0))
+    jitter: float = field(default=0.0, metadata=_range(0.0, 1.0))
     data_mode: str = field(default="fixed", metadata=_choices("fixed", "fresh"))
     n_train: int = field(default=3000, metadata=_range(10, 1_000_000))
     n_test: int = field(default=10_000, metadata=_range(10, 1_000_000))

@@ -109,6 +109,9 @@ class Trainer:
             torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)) for part in split
         )
         self._train_on_device = self.train_data.to(self.device)
+        jitter = train_config.jitter if train_config.data_mode == "fixed" else 0.0
+        self._jitter = (jitter * self.train_data.std(0).nan_to_num()).to(self.device) \
+            if jitter and len(self.train_data) > 1 else None
         # The true log-density of the test points, once: the paired KL needs it every record;
         # the validation points' mean judges a "kl" stop target.
         self._test_log_p = self._true_log_p(self.test_data)
@@ -274,9 +277,14 @@ class Trainer:
             sample = self.dataset.sample(n, seed=seed)
             return torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32)).to(self.device)
         if not size or size >= len(self.train_data):
-            return self._train_on_device
-        index = torch.randint(len(self.train_data), (size,), generator=self.generator)
-        return self._train_on_device[index.to(self.device)]
+            batch = self._train_on_device
+        else:
+            index = torch.randint(len(self.train_data), (size,), generator=self.generator)
+            batch = self._train_on_device[index.to(self.device)]
+        if self._jitter is None:
+            return batch
+        return batch + torch.randn(batch.shape, generator=self.generator).to(self.device) \
+            * self._jitter
 
     # -- training ----------------------------------------------------------------------------
     def _diverge(self, what: str) -> None:

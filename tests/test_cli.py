@@ -97,10 +97,10 @@ def test_train_on_a_csv(tmp_path, capsys):
                  "--json"]) == 0
     assert fc.load(model).config.dim == 3
     result = json.loads(capsys.readouterr().out)
-    # Fixed data: the defaults adapt (half the layers, a schedule that ends).
+    # Fixed data: the defaults adapt (3/4 of the layers, a schedule that ends).
     from flowcore.presets import PRESETS
 
-    assert fc.load(model).config.layers == PRESETS["best"].flow.layers // 2
+    assert fc.load(model).config.layers == 3 * PRESETS["best"].flow.layers // 4
     assert "adapted to 240 fixed points" in result["recipe"]
     assert result["split"] == {"train": 240, "validation": 30, "test": 30}
     assert result["kl"] is None and result["val_nll"] is not None

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import fixed_data, real_data, scale
+from bench import fixed_data, kl_table, real_data, scale
 from bench.common import markdown_table, read_results
 
 Results = dict[str, Any]
@@ -332,49 +332,6 @@ def _thread_scaling(tp: Results) -> list[str]:
                            *[f"{c} ÷ 1" for c in counts[1:]]], body)
 
 
-def _kl_table(kl: Results | None) -> list[str]:
-    lines = ["## 3. KL to the truth: every architecture on every dataset", ""]
-    if not kl:
-        return lines + ["Not run.", ""]
-    lines += [
-        f"Paired test KL (nats, lower is better; {kl['n_test']:,} test points) of the weights "
-        f"kept on validation after {kl['budget_s']:g} training seconds "
-        f"({kl['evals_per_cell']} evaluations), fresh samples every step, each architecture at "
-        f"its good settings and the good recipe. The {len(kl['cells'])} cells ran in "
-        f"{kl['workers']} worker processes of {kl['threads_per_worker']} torch thread each. "
-        "**Bold** = the best architecture for that dataset. The entropy's ± is its standard "
-        "error (0 where it is exact; the table of `bench/entropies.py` at the default "
-        "parameters); differences smaller than about 0.01 nats are within noise.",
-        "",
-    ]
-    archs = list(kl["archs"])
-    cells = {(c["dataset"], c["arch"]): c for c in kl["cells"]}
-    body = []
-    for name in kl["datasets"]:
-        values = {a: cells.get((name, a), {}).get("best_kl") for a in archs}
-        finite = [v for v in values.values() if v is not None]
-        best = min(finite) if finite else None
-        first = next((c for c in kl["cells"] if c["dataset"] == name), None)
-        entropy = "—" if first is None else (
-            f"{first['entropy']:.4f}" + (f" ± {first['entropy_se']:.4f}"
-                                         if first.get("entropy_se") else ""))
-        row = [name, entropy]
-        for a in archs:
-            text = _num(values[a], 3)
-            cell = cells.get((name, a), {})
-            if cell.get("stopped_reason"):
-                text += " (diverged)"
-            row.append(f"**{text}**" if values[a] is not None and values[a] == best else text)
-        body.append(row)
-    lines += _table(["Dataset", "Entropy", *[f"{a}<br>{kl['archs'][a]}" for a in archs]], body)
-    steps = {a: [c["steps"] / c["train_seconds"] for c in kl["cells"]
-                 if c["arch"] == a and c["train_seconds"]] for a in archs}
-    lines += ["Steps per training second in these cells (median over datasets): "
-              + ", ".join(f"{a} {_num(sorted(v)[len(v) // 2] if v else None)}"
-                          for a, v in steps.items()) + ".", ""]
-    return lines
-
-
 def _live_view(live: Results | None) -> list[str]:
     lines = ["### The live view in Chromium", ""]
     if not live or live.get("status") != "measured":
@@ -493,7 +450,7 @@ def render(results: Results) -> str:
              fixed_data.render(results.get("fixed_data")),
              _time_to_quality(results.get("time_to_quality")),
              _throughput(results.get("throughput")),
-             _kl_table(results.get("kl_table")),
+             kl_table.render(results.get("kl_table")),
              _dashboard(results.get("dashboard"), results.get("live_view")),
              _sampling(results.get("sampling")),
              real_data.render(results.get("real_data")),

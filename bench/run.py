@@ -51,7 +51,7 @@ SECTIONS = {
 # Rough wall-clock cost of the parts that are not fixed training budgets, per profile
 # (sampling, figures, warm-ups, memory probe, worker start-up, entropies) on a 2-core machine.
 _OVERHEAD_S = {"quick": 60.0, "full": 150.0}
-_TTQ_ROWS, _TABLE_CELLS, _EVAL_OVERHEAD = 9, 32, 1.12
+_TTQ_ROWS, _EVAL_OVERHEAD = 9, 1.12
 
 
 def planned_seconds(profile: common.Profile, sections: list[str]) -> float:
@@ -60,7 +60,8 @@ def planned_seconds(profile: common.Profile, sections: list[str]) -> float:
     if "time_to_quality" in sections:
         total += _TTQ_ROWS * profile.ttq_seconds * _EVAL_OVERHEAD
     if "kl_table" in sections:
-        total += _TABLE_CELLS * profile.table_seconds * 1.1 / max(1, profile.table_workers)
+        cells = len(kl_table.COLUMNS) * len(kl_table.MODES) * len(kl_table.datasets_with_entropy())
+        total += cells * profile.table_seconds * 1.1 / max(1, profile.table_workers)
     if "seed_curve" in sections:
         total += 2 * 800 / 13.0  # two curves of 800 full-batch steps at the seed's ~13 steps/s
     if "throughput" in sections:

@@ -357,18 +357,16 @@ def button(page, key: str):
 
 
 def click(page, key: str) -> None:
-    """Click a control once it is enabled. Live charts redraw around it every second on a busy
-    machine, so when Playwright finds it never "stable", the click is dispatched directly."""
-    target = button(page, key)
+    """Click a control once it is enabled. The check and the click are one step in the page: on
+    a busy machine a rerun could otherwise disable the button between a Playwright check and
+    its click, which then does nothing (seen once in a loop of the four-session test at load 9:
+    a Train click that started nothing). Playwright's own click also waits for the button to
+    stand still, which live charts redrawing around it can delay past any timeout."""
     # The page reruns once when the tab's token arrives (dashboard/tab.py): click after it.
     page.locator(".st-key-tab-ready").first.wait_for(state="attached", timeout=60_000)
     page.wait_for_function(
         f"() => {{ const b = document.querySelector('.st-key-{key} button');"
-        f" return b && !b.disabled; }}", timeout=60_000)
-    try:
-        target.click(timeout=10_000)
-    except Exception:  # noqa: BLE001 (Playwright's TimeoutError): fall back to a DOM click
-        target.dispatch_event("click")
+        f" if (!b || b.disabled) return false; b.click(); return true; }}", timeout=60_000)
 
 
 def page_status(page) -> str:

@@ -141,7 +141,7 @@ def eval_times(profile: Profile, budget: float) -> list[float]:
 # what `flowcore train --arch A --max-seconds S` does.
 GOOD_FLOWS: dict[str, fc.FlowConfig] = {
     "realnvp": fc.FlowConfig(arch="realnvp", dim=2, layers=8, hidden=128, shared_trunk=True),
-    "nsf": fc.FlowConfig(arch="nsf", dim=2, layers=4, hidden=64, bins=8, bound=4.0),
+    "nsf": fc.FlowConfig(arch="nsf", dim=2, layers=4, hidden=64, bins=32, bound=4.0),
     "maf": fc.FlowConfig(arch="maf", dim=2, layers=8, hidden=128),
     "glow": fc.FlowConfig(arch="glow", dim=2, layers=6, hidden=128),
 }

@@ -10,6 +10,7 @@ import flowcore as fc
 from bench.common import external_kl, task_points
 from flowcore.presets import (
     DEFAULT_PRESET,
+    FIXED_DATA_BINS,
     FIXED_DATA_EPOCHS,
     FIXED_DATA_WEIGHT_DECAY,
     MIN_FIXED_STEPS,
@@ -54,7 +55,9 @@ def test_capacity_and_length_grow_with_the_data():
     counts = [params(p) for p in presets]
     steps = [p.train.steps for p in presets]
     assert counts == sorted(counts) and steps == sorted(steps)
-    assert counts[0] < params(BEST) == counts[-1]  # small samples: less to memorise with
+    # small samples: less to memorise with; large ones the default's layers (with fewer bins)
+    assert counts[0] < counts[-1] and presets[-1].flow.layers == BEST.flow.layers
+    assert presets[2].flow.layers < BEST.flow.layers
     # the jitter falls as the data grows
     jitters = [p.train.jitter for p in presets]
     assert jitters == sorted(jitters, reverse=True) and jitters[-1] > 0 == BEST.train.jitter
@@ -63,7 +66,9 @@ def test_capacity_and_length_grow_with_the_data():
         assert p.train.weight_decay == FIXED_DATA_WEIGHT_DECAY > BEST.train.weight_decay
         assert dataclasses.replace(p.train, steps=BEST.train.steps, weight_decay=0.0, jitter=0.0,
                                    data_mode=BEST.train.data_mode) == BEST.train
-        assert dataclasses.replace(p.flow, layers=BEST.flow.layers) == BEST.flow
+        assert p.flow.bins == min(BEST.flow.bins, FIXED_DATA_BINS)
+        assert dataclasses.replace(p.flow, layers=BEST.flow.layers, bins=BEST.flow.bins) \
+            == BEST.flow
 
 
 def test_jitter_rule_is_one_over_root_n_to_two_figures():

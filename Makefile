@@ -29,7 +29,7 @@ lint: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -m "not soak" --doctest-modules flowcore tests
+	$(VENV)/bin/pytest -m "not soak" --durations=15 --doctest-modules flowcore tests
 
 soak: $(DEV_STAMP)
 	$(VENV)/bin/pytest -m soak

@@ -76,7 +76,10 @@ def train_cell(column: str, dataset_name: str, mode: str, seconds: float, n_eval
     checkpoints = [seconds * (i + 1) / n_evals for i in range(n_evals)]
     evals = []
     for checkpoint in checkpoints:
-        while trainer.train_seconds < checkpoint and not trainer.stopped_reason:
+        # A fixed sample's schedule can end before the time budget (its steps are a rule of
+        # the sample's size): then the cell stops there.
+        while trainer.train_seconds < checkpoint and not (trainer.stopped_reason
+                                                          or trainer.budget_spent):
             trainer.step(10)
         record = trainer.record()  # validation chooses the kept weights; test only reports
         if record is None:
@@ -84,6 +87,8 @@ def train_cell(column: str, dataset_name: str, mode: str, seconds: float, n_eval
         evals.append({"time": trainer.train_seconds, "step": trainer.step_count,
                       "kl": record["kl"], "kl_se": record["kl_se"],
                       "kept_step": trainer.best_step})
+        if trainer.budget_spent:
+            break
     kept = trainer.best_record or {}
     return {
         "arch": column, "mode": mode, "label": _label(trainer.flow),

@@ -264,7 +264,7 @@ def test_fixed_data_gets_the_recipe_adapted_to_its_rows(app):
     upload(app, "upload-data", "points.csv", b"x,y\n" + "\n".join(
         f"{a:.5f},{b:.5f}" for a, b in rows).encode(), "text/csv")
     recipe = fixed_data_recipe(datasets.from_array(rows))
-    assert recipe.train.steps == 320 and recipe.flow.layers == 2  # 400 rows train
+    assert recipe.train.steps == 320 and recipe.flow.layers == 3  # 400 rows train
     assert app.number_input(key="steps").value == recipe.train.steps
     assert app.number_input(key="layers").value == recipe.flow.layers
     assert any("Settings adapted to this data (400 fixed points)" in i.value for i in app.info)

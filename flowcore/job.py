@@ -273,6 +273,20 @@ class TrainingJob:
             self.state = default
 
     def _run(self) -> None:
+        while True:
+            self._train_while_running()
+            _training_slots.leave(self)
+            with self._lock:
+                # start() may have made the job run again while this thread was finishing (it
+                # saw the thread alive): then this thread goes on. Otherwise it is no longer the
+                # job's thread, so a later start() starts a new one.
+                if self.state != "running" or self._stop_requested:
+                    if self._thread is threading.current_thread():
+                        self._thread = None
+                    self._publish()
+                    return
+
+    def _train_while_running(self) -> None:
         steps_per_chunk = 1
         while True:
             with self._lock:
@@ -312,6 +326,3 @@ class TrainingJob:
             # Size the chunks so the controls stay responsive at any model size.
             rate = steps_per_chunk / max(took, 1e-6)
             steps_per_chunk = max(1, min(1000, int(rate * self.chunk_seconds)))
-        _training_slots.leave(self)
-        with self._lock:
-            self._publish()

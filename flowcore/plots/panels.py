@@ -109,8 +109,9 @@ def samples_figure(model_samples: Any, data: Any = None, max_points: int = MAX_P
     if points is not None and len(finite_rows(points[:, :2])):
         x_lo, x_hi, y_lo, y_hi = bounds_for(points)
         axes = {"xaxis": {"range": [x_lo, x_hi]}, "yaxis": {"range": [y_lo, y_hi]}}
-    traces = [*points_trace(points, max_points, "data", DATA_COLOUR, 4.0, opacity=0.55),
-              *points_trace(samples, max_points, "model", MODEL_COLOUR, 4.0, opacity=0.55)]
+    traces = [*points_trace(points, max_points, "data", DATA_COLOUR, 4.0, opacity=0.55, webgl=True),
+              *points_trace(samples, max_points, "model", MODEL_COLOUR, 4.0, opacity=0.55,
+                            webgl=True)]
     return go.Figure(data=traces, layout=layout("samples", title, "x₁", "x₂", **axes))
 
 

@@ -1,15 +1,19 @@
 """The live view in Chromium (issue 15): while the seed preset trains, the samples, push-forward
 and NLL panels keep showing new data in the chart they first drew (dashboard/live_chart.py updates
-one Plotly div per panel in place; st.plotly_chart mounted a new one for each new figure), and
-they are rarely greyed out as stale. Counted in the page (a redraw is a Plotly draw of new data; a
+one Plotly div per panel in place; st.plotly_chart mounted a new one for each new figure), the
+scatter panels draw their points in WebGL (seen on a screenshot), and they are rarely greyed out
+as stale. Counted in the page (a redraw is a Plotly draw of new data; a
 mount is a new chart div; greyed is the part of the stale mark long enough for Streamlit's fade to
 start), not timed; bench/live_view.py measures the goals (≥ 8 redraws in 10 s, ≤ 5% greyed) on
 both presets."""
 
+import io
 import time
 
+import numpy as np
 import pytest
 from app_helpers import click, wait_status
+from PIL import Image
 
 from bench.live_view import LIVE_VIEW_PROBE, PANELS, READ_PROBE, _preset_query
 
@@ -27,6 +31,13 @@ SAME_CHARTS = """(keys) => Object.fromEntries(keys.map(k => {
 }))"""
 #: The panels whose chart is not drawn full height now (a chart that filled a div sized by its
 #: content collapsed to 0 px between refreshes).
+#: The live scatter panels draw in WebGL (flowcore/plots/style.py): their canvases, and whether
+#: each still has its drawing context (a page that holds too many loses the oldest).
+GL_CANVASES = """(keys) => Object.fromEntries(keys.map(k => [k, [...document.querySelectorAll(
+  '.st-key-' + k + ' canvas.gl-canvas-context')].map(c => {
+    const gl = c.getContext('webgl') || c.getContext('experimental-webgl');
+    return gl !== null && !gl.isContextLost();
+  })]))"""
 FLAT_CHARTS = """(keys) => keys.filter(k => {
   const chart = document.querySelector('.st-key-' + k + ' .js-plotly-plot');
   return !chart || chart.getBoundingClientRect().height < 100;
@@ -50,7 +61,18 @@ def test_seed_panels_update_in_place_with_new_data_and_are_rarely_grey(server, b
     seen = page.evaluate(READ_PROBE, list(PANELS))
     same = page.evaluate(SAME_CHARTS, list(PANELS))
     click(page, "pause")
+    wait_status(page, "paused")
+    gl = page.evaluate(GL_CANVASES, ["samples", "latent"])
+    samples = np.asarray(Image.open(io.BytesIO(
+        page.locator(".st-key-samples").first.screenshot())).convert("RGB")).astype(int)
     page.close()
+    assert gl == {"samples": [True], "latent": [True]}, gl
+    # What the WebGL canvas shows: the data in blue and the model in orange, as many pixels of
+    # each as a cloud of points makes (the legend's two markers are a few dozen pixels).
+    r, g, b = samples[..., 0], samples[..., 1], samples[..., 2]
+    orange = int(((r > g + 30) & (g > b + 30)).sum())
+    blue = int((b > r + 30).sum())
+    assert orange > 2000 and blue > 2000, (orange, blue)
     assert not flat, f"charts drawn flat: {flat}"
     for panel in PANELS:
         assert same[panel] and seen["mounts"][panel] == 0, (panel, same, seen)

@@ -305,6 +305,13 @@ def markdown_table(header: list[str], rows: Iterable[list[str]],
     return lines + [""]
 
 
+def ratio_text(value: float | None, prefix: str = "") -> str:
+    """A ratio for a report: ``0.93×``, ``12.5×``, or ``—`` when there is none."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{prefix}{value:.2f}×" if value < 10 else f"{prefix}{value:.1f}×"
+
+
 def median(values: list[float]) -> float:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.median(finite)) if finite else math.nan

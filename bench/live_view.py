@@ -12,14 +12,17 @@ preset (the seed and the "best" one), ``rounds`` alternating rounds of:
    :data:`LIVE_VIEW_PROBE` counts in the page, for each panel, the redraws (each batch of changes
    to its plot's SVG is one redraw) and the time its cell carries Streamlit's stale mark.
 
-The ratio is with-page / headless per round; the report gives medians. Then, with the seed preset
-still training, the time from typing a new warm-up in the sidebar to the address bar showing it
-(the server's answer), over ``answers`` tries.
+The ratio is with-page / headless per round; the report gives medians. Each page round also
+says where the CPU went (Linux ``/proc``): the cores the server and Chromium used, and the share
+of the window the server's training thread ran, and waited runnable for a core (its schedstat).
+Then, with the seed preset still training, the time from typing a new warm-up in the sidebar to
+the address bar showing it (the server's answer), over ``answers`` tries.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 import subprocess
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import flowcore as fc
-from bench.common import Profile, log, median
+from bench.common import Profile, log, markdown_table, median, ratio_text
 from flowcore.presets import PRESETS
 
 OVERHEAD_GOAL = 0.9
@@ -40,6 +43,16 @@ STALE_GOAL = 0.05  # the most of the time a panel may be greyed out
 ANSWER_GOAL_S = 0.5
 PANELS = ("density", "samples", "latent", "nll")
 SLIDER_PRESSES = 15
+
+#: The figures issue 15 was filed with (``make bench-quick`` on a clean clone, 2026-12-01, and
+#: the full run of 2026-11-29 for the ratio's rounds), quoted beside this run's in the report.
+FILED = {
+    "date": "2026-12-01",
+    "ratio_seed": 0.61, "ratio_rounds_seed": (0.55, 0.61, 0.95), "ratio_full_run": 0.77,
+    "redraws_in_10_s": 3, "grey_fraction": (0.14, 0.32),
+    "slider_presses_training_s": 112.0, "slider_presses_paused_s": 16.0,
+    "density_120_ms": 218.0, "density_200_ms": 566.0,
+}
 
 #: Installed in the page, per panel:
 #: - ``redraws``: draws that show the panel new data (a fingerprint of its traces' values
@@ -139,8 +152,9 @@ READ_PROBE = """(keys) => {
 
 
 @contextlib.contextmanager
-def app_server() -> Iterator[str]:
-    """``streamlit run app.py`` on a free local port, as a user starts it; yields its URL."""
+def app_server() -> Iterator[tuple[str, int]]:
+    """``streamlit run app.py`` on a free local port, as a user starts it; yields its URL and
+    process id."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -157,22 +171,88 @@ def app_server() -> Iterator[str]:
                 break
             except OSError:
                 time.sleep(0.5)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(10)
 
 
-def _headless_rate(preset: str, seconds: float) -> float:
+def _headless_rate(preset: str, seconds: float) -> tuple[float, float | None]:
+    """Steps per second of a job in this process, and the share of the window its thread ran
+    (None without Linux ``/proc``)."""
     p = PRESETS[preset]
     job = fc.TrainingJob(fc.Trainer(p.flow, p.train, fc.datasets.get("moons")))
     job.start()
     time.sleep(2.0)
-    first, started = job.snapshot().step, time.perf_counter()
+    sched = Path(f"/proc/self/task/{job.thread_id}/schedstat")
+
+    def ran() -> float:
+        return int((_read(sched).split() or ["0"])[0]) / 1e9
+
+    first, started, ran_before = job.snapshot().step, time.perf_counter(), ran()
     time.sleep(seconds)
-    rate = (job.snapshot().step - first) / (time.perf_counter() - started)
+    wall = time.perf_counter() - started
+    rate, running = (job.snapshot().step - first) / wall, (ran() - ran_before) / wall
+    measured = sched.exists()
     job.stop()
-    return rate
+    return rate, running if measured else None
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds from a ``/proc/.../stat`` file (0 when it is gone)."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _chromium_stats() -> list[Path]:
+    return [d / "stat" for d in Path("/proc").glob("[0-9]*")
+            if (d / "comm").exists() and "chrom" in _read(d / "comm")]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+class CpuWatch:
+    """Where the CPU goes while a page round trains, from Linux ``/proc`` (None elsewhere).
+
+    ``start()`` picks the server's training thread as the thread that ran most over the last
+    half second; ``stop()`` returns, as fractions of the window, the cores the server process and
+    Chromium's processes used, and the share the training thread ran and waited runnable.
+    """
+
+    def __init__(self, server_pid: int):
+        self.task = Path(f"/proc/{server_pid}/task")
+        self.server = Path(f"/proc/{server_pid}/stat")
+
+    def start(self) -> None:
+        threads = list(self.task.glob("[0-9]*"))
+        first = {t: _cpu_seconds(t / "stat") for t in threads}
+        time.sleep(0.5)
+        self.trainer = max(threads, key=lambda t: _cpu_seconds(t / "stat") - first[t])
+        self.browser = _chromium_stats()
+        self.before = self._read()
+
+    def _read(self) -> tuple[float, ...]:
+        sched = _read(self.trainer / "schedstat").split() or ["0", "0"]
+        return (time.perf_counter(), _cpu_seconds(self.server),
+                sum(_cpu_seconds(p) for p in self.browser), int(sched[0]) / 1e9,
+                int(sched[1]) / 1e9)
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        wall, *used = (b - a for a, b in zip(self.before, after, strict=True))
+        return dict(zip(("server_cores", "browser_cores", "train_running", "train_waiting"),
+                        (u / wall for u in used), strict=True))
 
 
 def _step(page) -> int:
@@ -180,8 +260,9 @@ def _step(page) -> int:
     return int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
 
 
-def _page_round(browser, url: str, preset: str, seconds: float) -> dict[str, Any]:
-    """One round with the Train page open: steps/s, redraws and stale fractions."""
+def _page_round(browser, url: str, server_pid: int, preset: str, seconds: float
+                ) -> dict[str, Any]:
+    """One round with the Train page open: steps/s, redraws, stale fractions and CPU."""
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(f"{url}/?{_preset_query(preset)}")
     page.locator(".st-key-status").first.wait_for(timeout=60_000)
@@ -189,15 +270,19 @@ def _page_round(browser, url: str, preset: str, seconds: float) -> dict[str, Any
     page.wait_for_function(
         "() => document.querySelector('.st-key-status')?.innerText.includes('running')",
         timeout=60_000)
-    time.sleep(2.0)
+    time.sleep(1.5)
+    cpu = CpuWatch(server_pid) if Path("/proc/self/schedstat").exists() else None
+    if cpu:
+        cpu.start()
     page.evaluate(LIVE_VIEW_PROBE, list(PANELS))
     first, started = _step(page), time.perf_counter()
     time.sleep(seconds)
     rate = (_step(page) - first) / (time.perf_counter() - started)
+    used = cpu.stop() if cpu else {}
     seen = page.evaluate(READ_PROBE, list(PANELS))
     page.locator(".st-key-pause button").first.click()
     page.close()
-    return {"rate": rate, **seen}
+    return {"rate": rate, "cpu": used, **seen}
 
 
 def _preset_query(preset: str) -> str:
@@ -280,15 +365,17 @@ def run(profile: Profile) -> dict[str, Any]:
                               "goals": {"ratio": OVERHEAD_GOAL, "redraws": REDRAW_GOAL,
                                         "stale": STALE_GOAL, "answer_s": ANSWER_GOAL_S},
                               "presets": {}}
-    with app_server() as url, sync_playwright() as p:
+    with app_server() as (url, server_pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         for preset in ("seed", "best"):
-            headless, pages = [], []
+            headless, headless_running, pages = [], [], []
             for _ in range(rounds):
-                headless.append(_headless_rate(preset, seconds))
-                pages.append(_page_round(browser, url, preset, seconds))
+                rate, running = _headless_rate(preset, seconds)
+                headless.append(rate)
+                headless_running.append(running)
+                pages.append(_page_round(browser, url, server_pid, preset, seconds))
                 log(f"live view: {preset} headless {headless[-1]:.1f}, with page "
                     f"{pages[-1]['rate']:.1f} steps/s, redraws {pages[-1]['redraws']}")
             ratios = [pg["rate"] / h for h, pg in zip(headless, pages, strict=True)]
@@ -301,7 +388,11 @@ def run(profile: Profile) -> dict[str, Any]:
                            for k in PANELS},
                 "stale": {k: median([pg["stale"][k] for pg in pages]) for k in PANELS},
                 "grey": {k: median([pg["grey"][k] for pg in pages]) for k in PANELS},
+                "cpu": {k: median([pg["cpu"][k] for pg in pages])
+                        for k in pages[0]["cpu"]},
             }
+            if pages[0]["cpu"] and None not in headless_running:
+                result["presets"][preset]["cpu"]["headless_running"] = median(headless_running)
         answers = _answer_times(browser, url, 5)
         result["answer_s"] = {"median": median(answers), "worst": max(answers), "all": answers}
         for when, training in (("paused", False), ("training", True)):
@@ -310,3 +401,95 @@ def run(profile: Profile) -> dict[str, Any]:
                                                   "worst": max(presses)}
         browser.close()
     return result
+
+
+# -- the report ---------------------------------------------------------------------------------
+def render(live: dict[str, Any] | None, dashboard: dict[str, Any] | None = None) -> list[str]:
+    """The report's section: the goals, each preset's medians, where the CPU went, and issue 15
+    as filed beside this run."""
+    lines = ["### The live view in Chromium", ""]
+    if not live or live.get("status") != "measured":
+        return lines + [f"Not measured: {(live or {}).get('reason', 'not run')}.", ""]
+    goals = live["goals"]
+    lines += ["`bench/live_view.py`: one `streamlit run app.py` and Debian's Chromium; per "
+              f"preset, {live['rounds']} alternating rounds of {live['window_s']:g} s (headless "
+              "job, then the same preset started from the Train page). Counted in the page per "
+              "panel: redraws (draws that show new data), the time marked stale, and the part of "
+              "it visibly greyed (past Streamlit's fade delay). Medians; "
+              f"goals: ratio ≥ {goals['ratio']}, ≥ {goals['redraws']} redraws in 10 s, "
+              f"≤ {goals['stale']:.0%} greyed, sidebar answer ≤ {goals['answer_s']} s.", ""]
+    rows = []
+    for name, p in live["presets"].items():
+        rows.append([name, ratio_text(p["ratio"]), ", ".join(ratio_text(r) for r in p["ratios"]),
+                     " / ".join(f"{p['redraws'][k]:.0f}" for k in ("samples", "latent", "nll",
+                                                                    "density")),
+                     " / ".join(f"{p['stale'][k]:.0%}" for k in ("samples", "latent", "nll",
+                                                                  "density")),
+                     " / ".join(f"{p['grey'][k]:.0%}" for k in ("samples", "latent", "nll",
+                                                                 "density")) if "grey" in p
+                     else "—",
+                     " / ".join(f"{p['mounts'][k]:.0f}" for k in ("samples", "latent", "nll",
+                                                                 "density")) if "mounts" in p
+                     else "—"])
+    lines += markdown_table(["Preset", "Ratio (median)", "Rounds", "Redraws in 10 s (samples / "
+                             "latent / NLL / density)", "Marked stale (same order)",
+                             "Greyed (same order)", "New chart divs in 10 s (same order)"], rows,
+                            "lrlllll")
+    cpu = {name: p["cpu"] for name, p in live["presets"].items() if p.get("cpu")}
+    if cpu:
+        lines += ["", "Where the CPU went in the page rounds (medians; cores are CPU seconds per "
+                  "second of the window, of 2): the server process (the training thread "
+                  "included), Chromium's processes, and the share of the window the training "
+                  "thread ran and waited runnable for a core (`/proc` schedstat), beside the "
+                  "share the headless job's thread ran.", ""]
+        lines += markdown_table(["Preset", "Server", "Chromium", "Training thread ran",
+                         "Waited for a core", "Headless thread ran"],
+                        [[name, f"{c['server_cores']:.2f}", f"{c['browser_cores']:.2f}",
+                          f"{c['train_running']:.0%}", f"{c['train_waiting']:.0%}",
+                          f"{c['headless_running']:.0%}" if "headless_running" in c else "—"]
+                         for name, c in cpu.items()], "lrrrrr")
+    lines += _filed_and_now(live, dashboard)
+    answer = live["answer_s"]
+    lines += ["", f"Sidebar answer while the seed trains (typing a warm-up until the address bar "
+              f"shows it): median {answer['median']:.2f} s, worst {answer['worst']:.2f} s.", ""]
+    presses = [(when, live.get(f"slider_presses_{when}_s")) for when in ("paused", "training")]
+    if all(p for _, p in presses):
+        lines += ["Fifteen arrow presses on Inside the flow's grid-lines slider, each until the "
+                  "grid is drawn for the new value: " + "; ".join(
+                      f"{when} {p['total']:.1f} s in all (median {p['median']:.2f} s, worst "
+                      f"{p['worst']:.2f} s)" for when, p in presses) + ".", ""]
+    return lines
+
+
+def _filed_and_now(live: dict[str, Any], dashboard: dict[str, Any] | None) -> list[str]:
+    """Issue 15's figures as filed (quoted from :data:`bench.live_view.FILED`) beside this run's."""
+    seed = live["presets"].get("seed")
+    training = live.get("slider_presses_training_s")
+    paused = live.get("slider_presses_paused_s")
+    if not seed or not training or not paused:
+        return []
+    rows = [
+        ["training with the page open (seed), median ratio", ratio_text(FILED["ratio_seed"])
+         + f" (rounds {', '.join(ratio_text(r) for r in FILED['ratio_rounds_seed'])}; full run "
+         f"{ratio_text(FILED['ratio_full_run'])})", ratio_text(seed["ratio"])],
+        ["new data in the samples / latent / NLL panels in 10 s", f"{FILED['redraws_in_10_s']}",
+         " / ".join(f"{seed['redraws'][k]:.0f}" for k in ("samples", "latent", "nll"))],
+        ["greyed out as stale (three of the four panels)",
+         " to ".join(f"{g:.0%}" for g in FILED["grey_fraction"]),
+         " / ".join(f"{seed['grey'][k]:.0%}" for k in ("samples", "latent", "nll", "density"))],
+        ["15 slider presses on Inside, training / paused",
+         f"{FILED['slider_presses_training_s']:.0f} s / {FILED['slider_presses_paused_s']:.0f} s",
+         f"{training['total']:.0f} s / {paused['total']:.0f} s"],
+    ]
+    figures = (dashboard or {}).get("figures", {}).get("rows", [])
+    builds = {r["panel"]: r["build_ms"] for r in figures
+              if r.get("model") == "seed" and r["panel"].startswith("density")}
+    live_density = next((name for name in builds if "live" in name), None)
+    if live_density and "density 200×200" in builds:
+        rows.append(["building the live density / the 200×200 one",
+                     f"{FILED['density_120_ms']:.0f} ms (120×120) / "
+                     f"{FILED['density_200_ms']:.0f} ms",
+                     f"{builds[live_density]:.0f} ms ({live_density.split()[1]}) / "
+                     f"{builds['density 200×200']:.0f} ms"])
+    return (["", f"Issue 15 as filed ({FILED['date']}) and in this run:", ""]
+            + markdown_table(["Seed preset", "Filed", "This run"], rows, "lll"))

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import fixed_data, kl_table, real_data, scale
-from bench.common import markdown_table, read_results
+from bench import fixed_data, kl_table, live_view, real_data, scale
+from bench.common import markdown_table, ratio_text, read_results
 
 Results = dict[str, Any]
 
@@ -30,12 +30,7 @@ def _seconds(value: float | None) -> str:
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
-def _ratio(value: float | None, prefix: str = "") -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{prefix}{value:.2f}×" if value < 10 else f"{prefix}{value:.1f}×"
-
-
+_ratio = ratio_text
 def _mib(value: float | None) -> str:
     return "—" if value is None else f"{max(0.0, value):.0f} MiB"
 
@@ -332,48 +327,8 @@ def _thread_scaling(tp: Results) -> list[str]:
                            *[f"{c} ÷ 1" for c in counts[1:]]], body)
 
 
-def _live_view(live: Results | None) -> list[str]:
-    lines = ["### The live view in Chromium", ""]
-    if not live or live.get("status") != "measured":
-        return lines + [f"Not measured: {(live or {}).get('reason', 'not run')}.", ""]
-    goals = live["goals"]
-    lines += ["`bench/live_view.py`: one `streamlit run app.py` and Debian's Chromium; per "
-              f"preset, {live['rounds']} alternating rounds of {live['window_s']:g} s (headless "
-              "job, then the same preset started from the Train page). Counted in the page per "
-              "panel: redraws (draws that show new data), the time marked stale, and the part of "
-              "it visibly greyed (past Streamlit's fade delay). Medians; "
-              f"goals: ratio ≥ {goals['ratio']}, ≥ {goals['redraws']} redraws in 10 s, "
-              f"≤ {goals['stale']:.0%} greyed, sidebar answer ≤ {goals['answer_s']} s.", ""]
-    rows = []
-    for name, p in live["presets"].items():
-        rows.append([name, _ratio(p["ratio"]), ", ".join(_ratio(r) for r in p["ratios"]),
-                     " / ".join(f"{p['redraws'][k]:.0f}" for k in ("samples", "latent", "nll",
-                                                                    "density")),
-                     " / ".join(f"{p['stale'][k]:.0%}" for k in ("samples", "latent", "nll",
-                                                                  "density")),
-                     " / ".join(f"{p['grey'][k]:.0%}" for k in ("samples", "latent", "nll",
-                                                                 "density")) if "grey" in p
-                     else "—",
-                     " / ".join(f"{p['mounts'][k]:.0f}" for k in ("samples", "latent", "nll",
-                                                                 "density")) if "mounts" in p
-                     else "—"])
-    lines += _table(["Preset", "Ratio (median)", "Rounds", "Redraws in 10 s (samples / latent / "
-                     "NLL / density)", "Marked stale (same order)", "Greyed (same order)",
-                     "New chart divs in 10 s (same order)"], rows, "lrlllll")
-    answer = live["answer_s"]
-    lines += ["", f"Sidebar answer while the seed trains (typing a warm-up until the address bar "
-              f"shows it): median {answer['median']:.2f} s, worst {answer['worst']:.2f} s.", ""]
-    presses = [(when, live.get(f"slider_presses_{when}_s")) for when in ("paused", "training")]
-    if all(p for _, p in presses):
-        lines += ["Fifteen arrow presses on Inside the flow's grid-lines slider, each until the "
-                  "grid is drawn for the new value: " + "; ".join(
-                      f"{when} {p['total']:.1f} s in all (median {p['median']:.2f} s, worst "
-                      f"{p['worst']:.2f} s)" for when, p in presses) + ".", ""]
-    return lines
-
-
 def _dashboard(dash: Results | None, live: Results | None = None) -> list[str]:
-    lines = ["## 4. Dashboard", ""] + _live_view(live)
+    lines = ["## 4. Dashboard", ""] + live_view.render(live, dash)
     if not dash:
         return lines + ["Figures not measured.", ""]
     figs = dash["figures"]

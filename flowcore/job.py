@@ -221,6 +221,12 @@ class TrainingJob:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def thread_id(self) -> int | None:
+        """The operating system's id of the training thread while it lives (for profilers)."""
+        thread = self._thread
+        return thread.native_id if thread is not None and thread.is_alive() else None
+
     # -- reading -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """The latest published view. Reading it also tells the job someone is watching."""

@@ -66,10 +66,14 @@ def test_step_once_runs_exactly_k_steps_when_not_running():
 
 def test_stop_joins_the_thread():
     job = make_job()
+    assert job.thread_id is None
     job.start()
     assert wait_for(lambda: job.snapshot().step > 0)
+    # The id a profiler finds the training thread by (bench/live_view.py reads its schedstat).
+    assert job.thread_id in {t.native_id for t in threading.enumerate()}
+    assert job.thread_id != threading.get_native_id()
     job.stop()
-    assert not job.alive and job.state == "stopped"
+    assert not job.alive and job.state == "stopped" and job.thread_id is None
 
 
 def test_fifty_start_stop_cycles_leak_no_threads():

@@ -163,8 +163,8 @@ def points_trace(points: np.ndarray | None, max_points: int, name: str, colour: 
     keep = thin(finite_rows(points), max_points)  # a row broken anywhere is a broken point
     scatter = go.Scattergl if webgl else go.Scatter
     return [scatter(x=f32(points[keep, 0]), y=f32(points[keep, 1]), mode="markers",
-                       name=name, marker={"color": colour, "size": size, "line": {"width": 0}},
-                       opacity=opacity, hoverinfo="skip")]
+                    name=name, marker={"color": colour, "size": size, "line": {"width": 0}},
+                    opacity=opacity, hoverinfo="skip")]
 
 
 def direction_colour(x: Any) -> np.ndarray:

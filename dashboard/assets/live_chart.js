@@ -69,6 +69,25 @@ function streamlitLook(element, layout) {
 
 const DEFAULT_HEIGHT = 450;
 
+// The live scatter panels come as WebGL traces (flowcore/plots/style.py says why). A browser
+// without WebGL (switched off by policy, or too old a GPU) gets the same points drawn as SVG,
+// where Plotly would put "WebGL is not supported" in the panel instead. Asked once per page; the
+// probe's context is given back at once (a page keeps at most 16).
+const HAS_WEBGL = (() => {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl");
+    if (gl) gl.getExtension("WEBGL_lose_context")?.loseContext();
+    return gl !== null;
+  } catch (error) {
+    return false;
+  }
+})();
+
+function drawable(traces) {
+  return HAS_WEBGL ? traces
+    : traces.map((trace) => (trace.type === "scattergl" ? {...trace, type: "scatter"} : trace));
+}
+
 export default function liveChart({data, parentElement}) {
   let chart = parentElement.querySelector(":scope > .live-chart");
   if (!chart) {
@@ -83,7 +102,8 @@ export default function liveChart({data, parentElement}) {
   chart.style.height = `${(figure.layout && figure.layout.height) || DEFAULT_HEIGHT}px`;
   loadPlotly().then((Plotly) => {
     if (chart.newest !== figure) return;  // a newer figure arrived while plotly.js loaded
-    return Plotly.react(chart, figure.data || [], streamlitLook(parentElement, figure.layout || {}),
+    return Plotly.react(chart, drawable(figure.data || []),
+                        streamlitLook(parentElement, figure.layout || {}),
                         {...data.config, displayModeBar: "hover", responsive: true,
                          modeBarButtonsToRemove: ["lasso2d", "select2d", "sendChartToCloud"]});
   }).catch((error) => {

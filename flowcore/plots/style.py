@@ -10,7 +10,8 @@ draws the same points into one canvas instead of styling an SVG element per poin
 same bytes. Measured in Chromium beside the seed preset training (issue 15; 6 alternating rounds
 of 10 s, medians): the browser's CPU fell from 0.75 to 0.48 cores. Elsewhere SVG stays: a page
 keeps at most 16 live WebGL contexts (Chromium then drops the oldest), and a figure drawn once
-gains nothing.
+gains nothing. A browser without WebGL gets these points as SVG (the live chart's JS switches the
+trace type, dashboard/assets/live_chart.js).
 
 Example:
     >>> layout("density", "model density p(x)", "x₁", "x₂")["uirevision"]

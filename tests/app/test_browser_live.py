@@ -29,8 +29,6 @@ SAME_CHARTS = """(keys) => Object.fromEntries(keys.map(k => {
   const now = document.querySelectorAll('.st-key-' + k + ' .js-plotly-plot');
   return [k, now.length === 1 && now[0] === window.liveCharts[k]];
 }))"""
-#: The panels whose chart is not drawn full height now (a chart that filled a div sized by its
-#: content collapsed to 0 px between refreshes).
 #: The live scatter panels draw in WebGL (flowcore/plots/style.py): their canvases, and whether
 #: each still has its drawing context (a page that holds too many loses the oldest).
 GL_CANVASES = """(keys) => Object.fromEntries(keys.map(k => [k, [...document.querySelectorAll(
@@ -45,6 +43,8 @@ NO_WEBGL = """(() => { const real = HTMLCanvasElement.prototype.getContext;
 #: The SVG markers each panel draws.
 SVG_POINTS = """(keys) => Object.fromEntries(keys.map(k => [k, document.querySelectorAll(
   '.st-key-' + k + ' .scatterlayer path.point').length]))"""
+#: The panels whose chart is not drawn full height now (a chart that filled a div sized by its
+#: content collapsed to 0 px between refreshes).
 FLAT_CHARTS = """(keys) => keys.filter(k => {
   const chart = document.querySelector('.st-key-' + k + ' .js-plotly-plot');
   return !chart || chart.getBoundingClientRect().height < 100;
